@@ -1,0 +1,97 @@
+"""chainrule: automatic differentiation you can see and use.
+
+>>> import chainrule as cr
+>>> x = cr.tensor([[1.0, 2.0]], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad
+tensor([[2., 4.]])
+"""
+
+from chainrule import autograd, func
+from chainrule._backend import bool_, float16, float32, float64, int32, int64
+from chainrule.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from chainrule.creation import (
+    arange,
+    eye,
+    full,
+    full_like,
+    linspace,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from chainrule.ops.functions import (
+    abs,
+    add,
+    amax,
+    amin,
+    argmax,
+    argmin,
+    cat,
+    chunk,
+    clamp,
+    cos,
+    div,
+    eq,
+    erf,
+    exp,
+    expand,
+    flatten,
+    ge,
+    gelu,
+    gt,
+    le,
+    leaky_relu,
+    log,
+    log1p,
+    log_softmax,
+    logsumexp,
+    lt,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mul,
+    ne,
+    neg,
+    permute,
+    pow,
+    relu,
+    reshape,
+    sigmoid,
+    silu,
+    sin,
+    softmax,
+    softplus,
+    split,
+    sqrt,
+    squeeze,
+    stack,
+    std,
+    sub,
+    sum,
+    take_along_dim,
+    tanh,
+    transpose,
+    unsqueeze,
+    var,
+    where,
+)
+from chainrule.tensor import Tensor
+
+float = float32
+double = float64
+long = int64
+bool = bool_
+
+__version__ = "0.1.0"

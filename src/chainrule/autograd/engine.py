@@ -1,0 +1,222 @@
+"""The backward engine: one iterative sweep shared by ``Tensor.backward`` and ``autograd.grad``.
+
+1. Topologically sort the nodes reachable from the roots with an explicit stack (no recursion,
+   so a graph 100,000 ops deep is fine).
+2. Visit them outputs-first. A node's cotangent is complete when it is visited, because every
+   consumer comes earlier in the order; contributions from several consumers were summed
+   (the lesson's ``+=``: a value used twice gets both gradients).
+3. For each input that needs a gradient, run the primitive's VJP rule, undo broadcasting with
+   ``sum_to_shape`` (once, here, for every broadcasting primitive), cast to the input's dtype,
+   and pass the result along the edge: to the producing node, or to a leaf.
+4. Leaves accumulate into ``.grad`` (or are returned, for ``autograd.grad``).
+
+Rules run with grad mode off unless ``create_graph`` is set; then they are recorded like any
+other ops, which is what makes gradients of gradients work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule._backend import xp
+from chainrule.autograd.grad_mode import STATE
+from chainrule.autograd.node import Node
+from chainrule.ops._primitive import wrap
+
+
+def toposort(roots: list[Node]) -> list[Node]:
+    """Nodes reachable from ``roots``, every consumer before the nodes it consumes."""
+    order: list[Node] = []
+    visited: set[Node] = set()
+    stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(roots)]
+    while stack:
+        node, finished = stack.pop()
+        if finished:
+            order.append(node)  # post-order: after everything it depends on
+            continue
+        if node in visited:
+            continue
+        visited.add(node)
+        stack.append((node, True))
+        for edge in node.edges:
+            if type(edge) is Node and edge not in visited:
+                stack.append((edge, False))
+    order.reverse()
+    return order
+
+
+def _freed_error(node: Node) -> RuntimeError:
+    return RuntimeError(
+        f"Trying to backward through the graph a second time: {node.name()} already freed the "
+        "tensors it saved for backward. Pass retain_graph=True to the first backward() (or "
+        "autograd.grad) if you need to backward through the same graph again."
+    )
+
+
+def _check_versions(node: Node) -> None:
+    for index, cell, version in node.saved:
+        if cell[0] != version:
+            what = "its output" if index < 0 else f"its input {index}"
+            shape = node.out_data.shape if index < 0 else node.inputs[index].shape
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by an "
+                f"in-place operation: {node.name()} saved {what} (a tensor of shape "
+                f"{tuple(shape)}) at version {version}, and it is now at version {cell[0]}. "
+                "Use the out-of-place op instead (x = x + 1 rather than x.add_(1)), or clone "
+                "the tensor before changing it in place."
+            )
+
+
+def _anomaly_check(node: Node, index: int, gx: Any) -> None:
+    if not xp.isfinite(gx.data).all():
+        where = "".join(node.stack or ["(forward stack not recorded)\n"])
+        bad = "nan" if xp.isnan(gx.data).any() else "inf"
+        raise RuntimeError(
+            f"Function '{node.name()}' returned {bad} values in its {index}th output during "
+            f"backward. The forward call that created it:\n{where}"
+        )
+
+
+def run_backward(
+    roots: list[Any],
+    root_grads: list[Any],
+    *,
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: list[Any] | None = None,
+) -> list[Any] | None:
+    """Backpropagate ``root_grads`` from ``roots``.
+
+    ``roots`` and ``inputs`` are *edges*: a ``Node`` (the producer of a non-leaf value) or a
+    leaf tensor. Without ``inputs``, accumulate into the ``.grad`` of every leaf reached
+    (``backward``). With ``inputs``, return their gradients (``None`` where unreachable) and
+    touch no ``.grad`` (``autograd.grad`` and the reverse-mode transforms).
+    """
+    from chainrule.ops.shape import sum_to_shape
+
+    grads: dict[Node, Any] = {}
+    leaf_grads: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, cotangent]
+    # Arrays a leaf must not adopt without a copy: the caller's own gradient arrays (the caller
+    # may change them later) and any array already handed to another leaf or retained grad.
+    handed_out: set[int] = set()
+
+    def send(edge: Any, gx: Any) -> None:
+        if type(edge) is Node:
+            prev = grads.get(edge)
+            grads[edge] = gx if prev is None else prev + gx
+        else:
+            entry = leaf_grads.get(id(edge))
+            if entry is None:
+                leaf_grads[id(edge)] = [edge, gx]
+            else:
+                entry[1] = entry[1] + gx
+
+    root_nodes = []
+    for root, g in zip(roots, root_grads):
+        handed_out.add(id(g.data))
+        send(root, g)  # a leaf root (backward() on a leaf) just seeds its own .grad
+        if type(root) is Node:
+            root_nodes.append(root)
+
+    capture: dict[Node, int] = {}
+    captured: dict[int, Any] = {}
+    if inputs is not None:
+        for k, edge in enumerate(inputs):
+            if type(edge) is Node:
+                capture[edge] = k
+
+    prev_mode = STATE.grad_enabled
+    STATE.grad_enabled = create_graph  # rules are recorded only when building a graph
+    quiet = xp.errstate(all="ignore")  # inf/nan are values (anomaly mode reports them)
+    quiet.__enter__()
+    try:
+        for node in toposort(root_nodes):
+            g = grads.pop(node, None)
+            if g is None:
+                continue  # nothing flowed here (a symbolic zero)
+            if node.hooks:
+                for hook in node.hooks:
+                    replaced = hook(g)
+                    if replaced is not None:
+                        g = replaced
+            if node.retained is not None:
+                t = node.retained()
+                if t is not None:
+                    t.grad = g if t.grad is None else t.grad + g
+                    handed_out.add(id(g.data))
+            if node in capture:
+                captured[capture[node]] = g
+            if node.freed:
+                raise _freed_error(node)
+            if node.saved:
+                _check_versions(node)
+            prim = node.prim
+            args = node.inputs
+            params = node.params
+            out = None
+            if node.out_tensor is not None:
+                out = node.out_tensor  # a transform's node: the output is a traced value
+            elif prim.saves_out:
+                out = wrap(node.out_data)
+                if create_graph:
+                    out.grad_fn = node  # the output, as a graph value, for double backward
+                    out.requires_grad = True
+            for i, edge in enumerate(node.edges):
+                if edge is None:
+                    continue
+                gx = prim.vjps[i](g, out, *args, **params)
+                if gx is None:
+                    continue
+                x = args[i]
+                if gx.data.shape != x.shape:
+                    if not prim.broadcasts:
+                        raise RuntimeError(
+                            f"{node.name()} rule returned a gradient of shape "
+                            f"{tuple(gx.data.shape)} for input {i} of shape {tuple(x.shape)}"
+                        )
+                    gx = sum_to_shape(gx, x.shape)
+                if gx.data.dtype != x.dtype:
+                    gx = gx.to(x.dtype)
+                if STATE.anomaly:
+                    _anomaly_check(node, i, gx)
+                send(edge, gx)
+            if not retain_graph:
+                node.release()
+    finally:
+        quiet.__exit__(None, None, None)
+        STATE.grad_enabled = prev_mode
+
+    if inputs is not None:
+        results = []
+        for k, edge in enumerate(inputs):
+            if type(edge) is Node:
+                results.append(captured.get(k))
+            else:
+                entry = leaf_grads.get(id(edge))
+                results.append(None if entry is None else entry[1])
+        return results
+
+    for leaf, g in leaf_grads.values():
+        _accumulate(leaf, g, handed_out, create_graph)
+    return None
+
+
+def _accumulate(leaf: Any, g: Any, handed_out: set[int], create_graph: bool) -> None:
+    """``leaf.grad += g`` with PyTorch's semantics, running the leaf's hooks first."""
+    if leaf._hooks:
+        for hook in leaf._hooks:
+            replaced = hook(g)
+            if replaced is not None:
+                g = replaced
+    if leaf.grad is None:
+        data = g.data
+        if id(data) in handed_out or data.base is not None or not data.flags.writeable:
+            g = g.detach().clone() if not create_graph else g.clone()  # never alias a buffer
+        elif not create_graph and g.grad_fn is not None:
+            g = g.detach()
+        handed_out.add(id(g.data))
+        leaf.grad = g
+    elif create_graph:
+        leaf.grad = leaf.grad + g  # out of place: the old grad may be part of a graph
+    else:
+        leaf.grad.data += g.data  # in place, as PyTorch accumulates

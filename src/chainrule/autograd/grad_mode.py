@@ -1,0 +1,96 @@
+"""Grad mode: whether new operations are recorded on the tape.
+
+The flag lives on one module-level object (``STATE``) that ``bind`` reads on every operation,
+so switching it costs one attribute write and reading it one attribute load.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _State:
+    """Global switches read on the hot path of every op."""
+
+    grad_enabled: bool = True  # record operations on tensors that require grad
+    anomaly: bool = False  # keep forward stacks and check backward results for NaN/inf
+    levels: int = 0  # number of live function-transform levels (chainrule.func)
+    dispatch: Callable[..., Any] | None = None  # the transform dispatcher, set by chainrule.func
+
+
+STATE = _State()
+
+
+class _GradModeContext:
+    mode: bool
+
+    def __enter__(self) -> None:
+        self.prev = STATE.grad_enabled
+        STATE.grad_enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.grad_enabled = self.prev
+
+    def __call__(self, fn: F) -> F:
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            prev = STATE.grad_enabled
+            STATE.grad_enabled = mode
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                STATE.grad_enabled = prev
+
+        return wrapper  # type: ignore[return-value]
+
+
+class set_grad_enabled(_GradModeContext):
+    """Context manager (and decorator) that turns recording on or off.
+
+    Like PyTorch's, calling it as a plain function also sets the mode.
+
+    >>> import chainrule as cr
+    >>> x = cr.ones(2, requires_grad=True)
+    >>> with cr.set_grad_enabled(False):
+    ...     (x * 2).requires_grad
+    False
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self.prev = STATE.grad_enabled
+        STATE.grad_enabled = self.mode
+
+    def __enter__(self) -> None:
+        STATE.grad_enabled = self.mode  # self.prev was taken in __init__, before the switch
+
+
+class no_grad(_GradModeContext):
+    """Context manager or decorator: operations inside are not recorded (inference, updates).
+
+    >>> import chainrule as cr
+    >>> w = cr.ones(3, requires_grad=True)
+    >>> with cr.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad, y.grad_fn is None
+    (False, True)
+    """
+
+    mode = False
+
+
+class enable_grad(_GradModeContext):
+    """Context manager or decorator: re-enable recording inside a ``no_grad`` block."""
+
+    mode = True
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations are currently recorded."""
+    return STATE.grad_enabled

@@ -1,0 +1,93 @@
+"""Graph nodes: what the tape records for one primitive application.
+
+A node keeps what its VJP rule needs at backward time (the rule is looked up on the primitive,
+never stored as a per-op closure): the input Tensors, the primal output's array, the
+primitive's parameters, and the *edges* — for each input, the node that produced it, the leaf
+tensor that receives its gradient, or ``None`` when no gradient is needed. Edges are captured
+at forward time, so an in-place change that later gives an input a new history cannot re-route
+this node's gradient.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chainrule.ops._primitive import Primitive
+    from chainrule.tensor import Tensor
+
+
+class SavedMeta:
+    """Stand-in for a freed input that the rule only needs the shape and dtype of."""
+
+    __slots__ = ("dtype", "shape")
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
+        self.shape = shape
+        self.dtype = dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+
+class Node:
+    """One recorded primitive application (PyTorch's ``grad_fn``)."""
+
+    __slots__ = (
+        "__weakref__",
+        "edges",
+        "freed",
+        "hooks",
+        "inputs",
+        "out_data",
+        "out_tensor",
+        "params",
+        "prim",
+        "retained",
+        "saved",
+        "stack",
+    )
+
+    def __init__(self, prim: Primitive, inputs: tuple, params: dict, out_data: Any) -> None:
+        self.prim = prim
+        self.inputs = inputs
+        self.params = params
+        self.out_data = out_data  # kept only when the rule uses the output (prim.saves_out)
+        self.out_tensor: Any = None  # set by reverse-mode transforms: the traced output
+        self.freed = False  # True once release() dropped what the rule needs
+        self.edges: tuple = ()
+        self.saved: tuple = ()  # (input index or -1 for the output, version cell, version)
+        self.hooks: list | None = None  # pre-hooks: run on the output's cotangent
+        self.retained: weakref.ref | None = None  # the non-leaf output that called retain_grad
+        self.stack: list[str] | None = None  # forward traceback, kept in anomaly mode
+
+    def name(self) -> str:
+        """PyTorch-style name, e.g. ``MulBackward0``."""
+        return self.prim.backward_name
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+    @property
+    def next_functions(self) -> tuple[tuple[Node | Tensor | None, int], ...]:
+        """The producers of this node's inputs (PyTorch's name): nodes, leaves or ``None``."""
+        return tuple((edge, 0) for edge in self.edges)
+
+    def register_hook(self, fn: Any) -> None:
+        if self.hooks is None:
+            self.hooks = []
+        self.hooks.append(fn)
+
+    def release(self) -> None:
+        """Drop saved arrays after backward; keep the shapes that unsaved inputs' rules use."""
+        inputs = self.inputs
+        if inputs is None or self.freed:
+            return
+        saved_inputs = self.prim.saves
+        self.inputs = tuple(
+            None if i in saved_inputs else SavedMeta(x.shape, x.dtype) for i, x in enumerate(inputs)
+        )
+        self.out_data = None
+        self.freed = bool(saved_inputs) or self.prim.saves_out

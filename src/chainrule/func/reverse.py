@@ -1,0 +1,49 @@
+"""Reverse mode for transforms: VJP tracers record graph nodes; the sweep reuses the engine.
+
+A VJP level records a ``Node`` per primitive like the eager tape does, except that the node
+keeps the *traced* output (``out_tensor``) and its inputs are the unwrapped primals, which may
+be tracers of older levels. ``chainrule.autograd.engine.run_backward`` then runs the VJP rules
+on those primals, so an enclosing ``jvp`` differentiates the backward pass itself
+(forward-over-reverse).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.autograd.node import Node
+from chainrule.func.levels import Level, Tracer
+from chainrule.ops._primitive import Primitive, bind
+
+
+class VJPTracer(Tracer):
+    """A primal with the graph node that produced it at one reverse-mode level."""
+
+    def __init__(self, level: Level, primal: Any, node: Node | None) -> None:
+        self._level = level
+        self.primal = primal
+        self._node = node  # None for the transform's inputs: they are this level's leaves
+
+    @property
+    def edge(self) -> Any:
+        """Where a cotangent for this value goes: its node, or itself for an input."""
+        return self._node if self._node is not None else self
+
+
+class VJPLevel(Level):
+    """One ``vjp``/``grad`` call."""
+
+    def __init__(self) -> None:
+        super().__init__("vjp")
+
+    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        primals = tuple(a.primal if a._level is self else a for a in args)
+        out = bind(prim, primals, params)  # older levels see the op next
+        vjps = prim.vjps
+        edges = tuple(
+            a.edge if a._level is self and vjps[i] is not None else None for i, a in enumerate(args)
+        )
+        node = Node(prim, primals, params, None)
+        node.edges = edges
+        node.out_tensor = out  # rules read the traced output, not a bare array
+        return VJPTracer(self, out, node)

@@ -1,0 +1,159 @@
+"""Primitives: every differentiable operation, defined once with its VJP and JVP side by side.
+
+A ``Primitive`` holds the forward implementation (on backend arrays), one VJP rule and one JVP
+rule per differentiable input (HIPS autograd's ``defvjp``/``defjvp``), and flags:
+
+- ``broadcasts``: the engine reduces each input's cotangent with ``sum_to_shape`` and expands
+  each input's tangent to the output's shape, so no rule undoes broadcasting itself;
+- ``linear``: the op is linear in its single differentiable input, so its JVP is the op
+  applied to the tangent;
+- ``saves`` / ``saves_out``: which inputs (and whether the output) the VJP rules read at
+  backward time. Only those are version-checked against in-place changes and freed after
+  backward; the others are kept as shapes.
+- ``view``: the output may alias the input's memory (reshape, permute, basic indexing), so it
+  shares the input's version counter.
+
+Rule signatures use the shared vocabulary: ``vjp(g, out, *inputs, **params)`` returns the
+cotangent of one input given ``g``, the cotangent of ``out``; ``jvp(t, out, *inputs,
+**params)`` returns the tangent of ``out`` contributed by ``t``, one input's tangent. Rules are
+written in chainrule ops, so they can be differentiated again (``create_graph``, ``hvp``).
+``out`` is ``None`` in VJP rules of primitives that do not save it.
+
+``bind`` is the single entry point of every op. With no function transform live it takes the
+eager path: run the implementation, and record a ``Node`` when grad mode is on and some input
+requires grad. Inside transforms (``chainrule.func``) it hands over to the dispatcher.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from chainrule.autograd.grad_mode import STATE
+from chainrule.autograd.node import Node
+
+Rule = Callable[..., Any]
+
+
+class Primitive:
+    """A differentiable operation: forward implementation plus per-input VJP and JVP rules."""
+
+    __slots__ = (
+        "backward_name",
+        "broadcasts",
+        "impl",
+        "jvps",
+        "linear",
+        "name",
+        "saves",
+        "saves_out",
+        "view",
+        "vjps",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        impl: Callable[..., Any],
+        *,
+        broadcasts: bool = False,
+        linear: bool = False,
+        saves: tuple[int, ...] = (),
+        saves_out: bool = False,
+        view: bool = False,
+    ) -> None:
+        self.name = name
+        self.backward_name = "".join(part.title() for part in name.split("_")) + "Backward0"
+        self.impl = impl
+        self.broadcasts = broadcasts
+        self.linear = linear
+        self.saves = saves
+        self.saves_out = saves_out
+        self.view = view
+        self.vjps: tuple[Rule | None, ...] = ()
+        self.jvps: tuple[Rule | None, ...] = ()
+
+    def defvjp(self, *rules: Rule | None) -> Primitive:
+        """Set one VJP rule per positional input (``None``: not differentiable there)."""
+        self.vjps = rules
+        return self
+
+    def defjvp(self, *rules: Rule | None) -> Primitive:
+        """Set one JVP rule per positional input (``None``: not differentiable there)."""
+        self.jvps = rules
+        return self
+
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        return bind(self, args, params)
+
+    def __repr__(self) -> str:
+        return f"Primitive({self.name})"
+
+
+def bind(prim: Primitive, args: tuple, params: dict) -> Any:
+    """Apply ``prim`` to Tensor ``args``: eagerly, or through the live function transforms."""
+    if STATE.levels:
+        return STATE.dispatch(prim, args, params)  # type: ignore[misc]
+    return eager(prim, args, params)
+
+
+def eager(prim: Primitive, args: tuple, params: dict) -> Any:
+    """Run the forward implementation; record a node if some input requires grad."""
+    if len(args) == 1:
+        x = args[0]
+        out = wrap(prim.impl(x.data, **params))
+        if prim.view and out.data.base is not None:
+            out._vc = version_cell(x)  # an alias: in-place writes to either must bump both
+            out._view_src = (x, prim, params)
+            x._viewed = True
+        if not (STATE.grad_enabled and x.requires_grad):
+            return out
+    else:
+        out = wrap(prim.impl(*[a.data for a in args], **params))
+        if not STATE.grad_enabled:
+            return out
+        for a in args:
+            if a.requires_grad:
+                break
+        else:
+            return out
+    record(prim, args, params, out)
+    return out
+
+
+def record(prim: Primitive, args: tuple, params: dict, out: Any) -> Node:
+    """Attach a new graph node to ``out``: edges, saved versions, optional forward stack."""
+    node = Node(prim, args, params, out.data if prim.saves_out else None)
+    node.edges = tuple(
+        a.grad_fn if a.grad_fn is not None else (a if a.requires_grad else None) for a in args
+    )
+    if prim.saves:
+        node.saved = tuple((i, version_cell(args[i]), args[i]._vc[0]) for i in prim.saves)
+    if prim.saves_out:
+        cell = version_cell(out)
+        node.saved += ((-1, cell, cell[0]),)
+    if STATE.anomaly:
+        node.stack = traceback.format_stack()[:-3]  # drop chainrule's own frames
+    out.grad_fn = node
+    out.requires_grad = True
+    return node
+
+
+def version_cell(t: Any) -> list[int]:
+    """The tensor's version counter, a one-element list shared with its views."""
+    cell = t._vc
+    if cell is None:
+        cell = t._vc = [0]
+    return cell
+
+
+_Tensor: Any = None  # chainrule.tensor.Tensor, registered when that module loads
+_new = object.__new__
+
+
+def wrap(data: Any) -> Any:
+    """A new Tensor around a backend array: the cheapest constructor (one attribute write)."""
+    t = _new(_Tensor)
+    t.data = data
+    return t
