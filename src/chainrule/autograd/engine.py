@@ -168,11 +168,11 @@ def run_backward(
                 if gx is None:
                     continue
                 x = args[i]
-                if gx.data.shape != x.shape:
+                if gx.shape != x.shape:
                     if not prim.broadcasts:
                         raise RuntimeError(
                             f"{node.name()} rule returned a gradient of shape "
-                            f"{tuple(gx.data.shape)} for input {i} of shape {tuple(x.shape)}"
+                            f"{tuple(gx.shape)} for input {i} of shape {tuple(x.shape)}"
                         )
                     gx = sum_to_shape(gx, x.shape)
                 if gx.data.dtype != x.dtype:

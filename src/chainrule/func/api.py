@@ -17,6 +17,7 @@ from chainrule import _backend
 from chainrule._backend import xp
 from chainrule.autograd.engine import run_backward
 from chainrule.autograd.grad_mode import STATE
+from chainrule.func.batching import BatchLevel
 from chainrule.func.forward import JVPLevel, JVPTracer
 from chainrule.func.levels import lower
 from chainrule.func.pytree import flatten, unflatten
@@ -308,16 +309,40 @@ def jvp(
 # --- Jacobians, Hessians --------------------------------------------------------------------
 
 
-def _basis(shape: tuple[int, ...], dtype: Any, k: int) -> Tensor:
-    e = xp.zeros(math.prod(shape), dtype=dtype)
-    e[k] = 1
-    return _wrap(e.reshape(shape))
+#: Elements of one stacked basis (or of its image) per batched pass: 2**24 float32 = 64 MiB.
+#: Larger Jacobians are computed in chunks of basis vectors, so memory stays bounded.
+CHUNK_ELEMENTS = 1 << 24
+
+
+def _chunks(n: int, width: int) -> list[tuple[int, int]]:
+    """Split ``range(n)`` so that a chunk times ``width`` stays under ``CHUNK_ELEMENTS``."""
+    step = max(1, CHUNK_ELEMENTS // max(width, 1))
+    return [(a, min(a + step, n)) for a in range(0, n, step)]
+
+
+def _basis_stack(start: int, stop: int, shape: tuple[int, ...], dtype: Any) -> Tensor:
+    """Rows ``start..stop`` of the identity, each reshaped to ``shape``."""
+    n = math.prod(shape)
+    e = xp.zeros((stop - start, n), dtype=dtype)
+    e[xp.arange(stop - start), xp.arange(start, stop)] = 1
+    return _wrap(e.reshape((stop - start, *shape)))
+
+
+def _unbatch(level: BatchLevel, r: Any, shape: tuple[int, ...]) -> Any:
+    """The stacked value of a batch-level result; a result that is not batched (a zero that
+    never met a basis vector) is broadcast to the stack."""
+    r = _strip(r, level)
+    if isinstance(r, Tensor) and r._level is level:
+        return r.primal
+    return F.expand(F.unsqueeze(r, 0), (level.size, *shape))
 
 
 def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
-    """The Jacobian of ``f`` in reverse mode: one backward sweep per output entry.
+    """The Jacobian of ``f`` in reverse mode, shape ``out.shape + in.shape``.
 
-    The result has shape ``out.shape + in.shape`` (a tuple over ``argnums`` when it is one).
+    ``f`` is traced once; then all output directions ``e_k`` are pulled back in one batched
+    sweep (in chunks when the stacked cotangents would not fit in ``CHUNK_ELEMENTS``).
+    A tuple ``argnums`` gives a tuple of Jacobians.
     """
 
     def wrapped(*args: Any) -> Any:
@@ -327,27 +352,31 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
         if not isinstance(out, Tensor):
             raise TypeError(f"jacrev: f must return a Tensor, got {type(out).__name__}")
         out_shape = tuple(out.shape)
-        rows: list[list[Any]] = [[] for _ in flat]
-        for k in range(max(math.prod(out_shape), 0)):
-            grads = _sweep(level, [out], [_basis(out_shape, out.dtype, k)], flat)
-            for j, g in enumerate(grads):
-                rows[j].append(g)
+        m = math.prod(out_shape)
+        width = max([m] + [t.numel() for t in flat])
+        parts: list[list[Any]] = [[] for _ in flat]
+        for a, b in _chunks(m, width):
+            batch = BatchLevel(b - a)
+            with batch:
+                seeds = batch.wrap(_basis_stack(a, b, out_shape, out.dtype))
+                grads = _sweep(level, [out], [seeds], flat)
+                for j, (g, t) in enumerate(zip(grads, flat)):
+                    parts[j].append(_unbatch(batch, g, tuple(t.shape)))
         jacs = []
-        for t, r in zip(flat, rows):
-            in_shape = tuple(t.shape)
-            if r:
-                jacs.append(F.reshape(F.stack(r), out_shape + in_shape))
-            else:
-                jacs.append(F.zeros_like(_wrap(xp.zeros(out_shape + in_shape, t.dtype))))
+        for t, p in zip(flat, parts):
+            stacked = p[0] if len(p) == 1 else F.cat(p, 0)
+            jacs.append(F.reshape(stacked, out_shape + tuple(t.shape)))
         return jacs[0] if isinstance(argnums, int) else tuple(jacs)
 
     return wrapped
 
 
 def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
-    """The Jacobian of ``f`` in forward mode: one JVP pass per input entry.
+    """The Jacobian of ``f`` in forward mode, shape ``out.shape + in.shape``.
 
-    The result has shape ``out.shape + in.shape`` (a tuple over ``argnums`` when it is one).
+    All input directions ``e_k`` are pushed forward in one batched ``jvp`` pass (in chunks
+    when the stacked tangents would not fit in ``CHUNK_ELEMENTS``). A tuple ``argnums`` gives
+    a tuple of Jacobians.
     """
 
     def wrapped(*args: Any) -> Any:
@@ -364,20 +393,27 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
                 call[n] = xn
                 return f(*call)
 
-            columns = []
-            out = None
-            for k in range(math.prod(in_shape)):
-                out, col = jvp(f_n, (x,), (_basis(in_shape, x.dtype, k),))
-                columns.append(col)
-            if out is None:
-                out = f_n(x)
-            out_shape = tuple(out.shape)
-            if columns:
-                # columns are d out / d x_k; put the input axes last
-                jac = F.stack(columns, dim=-1) if out_shape else F.stack(columns)
-                jacs.append(F.reshape(jac, out_shape + in_shape))
-            else:
+            k = math.prod(in_shape)
+            out_shape: tuple[int, ...] | None = None
+            parts = []
+            # width: the per-direction size of the stacked tangents; outputs are not known
+            # before the first pass, so chunks are sized by the input until then
+            for a, b in _chunks(k, max(k, 1)):
+                batch = BatchLevel(b - a)
+                with batch:
+                    out, t_out = jvp(
+                        f_n, (x,), (batch.wrap(_basis_stack(a, b, in_shape, x.dtype)),)
+                    )
+                    out_shape = tuple(out.shape)
+                    parts.append(_unbatch(batch, t_out, out_shape))
+            if out_shape is None:  # no input entries: an empty Jacobian
+                out_shape = tuple(f_n(x).shape)
                 jacs.append(_wrap(xp.zeros(out_shape + in_shape, x.dtype)))
+                continue
+            stacked = parts[0] if len(parts) == 1 else F.cat(parts, 0)  # (k, *out_shape)
+            nd = len(out_shape)
+            moved = F.permute(stacked, (*range(1, nd + 1), 0)) if nd else stacked
+            jacs.append(F.reshape(moved, out_shape + in_shape))
         return jacs[0] if isinstance(argnums, int) else tuple(jacs)
 
     return wrapped
