@@ -9,6 +9,8 @@ upcasts a dimensioned tensor.
 
 from __future__ import annotations
 
+import math
+
 import numpy
 
 xp = numpy
@@ -35,8 +37,10 @@ def result_dtype(a: numpy.ndarray, b: numpy.ndarray) -> numpy.dtype:
     """The dtype of a binary op on ``a`` and ``b``, by PyTorch's promotion rules.
 
     Within one category the wider dtype wins, except that a 0-d operand never widens a
-    dimensioned one (``x32 * tensor(2.0, dtype=float64)`` stays float32). A higher category
-    always wins; a 0-d float meeting an integer tensor gives the default float dtype.
+    dimensioned one (``x32 * tensor(2.0, dtype=float64)`` stays float32). A 0-d operand of a
+    higher category keeps its own dtype (``int_tensor * tensor(2.5, dtype=float64)`` is
+    float64, as in PyTorch); Python floats meeting an integer tensor are made default-float
+    0-d tensors before they get here, so they give float32.
     """
     da, db = a.dtype, b.dtype
     if da == db:
@@ -48,7 +52,7 @@ def result_dtype(a: numpy.ndarray, b: numpy.ndarray) -> numpy.dtype:
     dim_dtype, dim_cat, scal_dtype, scal_cat = (da, ca, db, cb) if a_dim else (db, cb, da, ca)
     if scal_cat <= dim_cat:
         return dim_dtype
-    return default_float if scal_cat == 2 else scal_dtype
+    return scal_dtype
 
 
 def as_array(value: object, dtype: numpy.dtype | None = None) -> numpy.ndarray:
@@ -61,6 +65,23 @@ def as_array(value: object, dtype: numpy.dtype | None = None) -> numpy.ndarray:
     if dtype is None and arr.dtype == float64:
         arr = arr.astype(default_float)  # Python floats mean the default dtype, as in PyTorch
     return arr
+
+
+def broadcast_to(x: numpy.ndarray, shape: tuple[int, ...]) -> numpy.ndarray:
+    """``x`` broadcast to ``shape``: a read-only view, except that one value spread over a
+    small shape is materialised with ``full`` (NumPy's ``broadcast_to`` costs microseconds of
+    Python per call, which dominates backward on small tensors; the copy is cheaper there).
+    """
+    if x.size == 1 and math.prod(shape) <= 4096:
+        return full(shape, x.reshape(()), x.dtype)
+    return xp.broadcast_to(x, shape)
+
+
+def full(shape: tuple[int, ...], value: object, dtype: numpy.dtype) -> numpy.ndarray:
+    """``xp.full`` without its Python-level overhead (empty + fill is ~3x faster when small)."""
+    out = xp.empty(shape, dtype)
+    out.fill(value)
+    return out
 
 
 def erf(x: numpy.ndarray) -> numpy.ndarray:

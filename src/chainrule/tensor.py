@@ -149,7 +149,7 @@ class Tensor:
                     f"this tensor has shape {tuple(self.shape)}. Reduce it first (.sum(), "
                     ".mean()) or pass gradient= of the same shape."
                 )
-            g = _wrap(xp.ones(self.shape, dtype=self.data.dtype))
+            g = _wrap(_backend.full(self.shape, 1, self.data.dtype))
         else:
             g = gradient if isinstance(gradient, Tensor) else Tensor(gradient)
             if g.shape != self.shape:
@@ -158,8 +158,6 @@ class Tensor:
                     f"{tuple(self.shape)}; they must match"
                 )
             g = F.to(g, self.data.dtype)
-        from chainrule.autograd.engine import run_backward
-
         if retain_graph is None:
             retain_graph = create_graph
         root = self.grad_fn if self.grad_fn is not None else self
@@ -534,18 +532,10 @@ def _format(t: Tensor) -> str:
 
 _primitive._Tensor = Tensor
 
+from chainrule.autograd.engine import run_backward  # noqa: E402
 from chainrule.ops import functions as F  # noqa: E402
 
 F.Tensor = Tensor
-
-
-def _method(fn: Callable) -> Callable:
-    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
-        return fn(self, *args, **kwargs)
-
-    method.__name__ = fn.__name__
-    method.__doc__ = fn.__doc__
-    return method
 
 
 def _reflected(fn: Callable) -> Callable:
@@ -587,7 +577,7 @@ for _name in (
     "logsumexp softmax log_softmax argmax argmin reshape flatten permute transpose squeeze "
     "unsqueeze expand split chunk eq ne lt le gt ge"
 ).split():
-    setattr(Tensor, _name, _method(getattr(F, _name)))
+    setattr(Tensor, _name, getattr(F, _name))  # a plain function: x.exp() calls F.exp(x)
 Tensor.view = Tensor.reshape  # type: ignore[attr-defined]
 Tensor.expand_as = lambda self, other: F.expand(self, other.shape)  # type: ignore[attr-defined]
 Tensor.view_as = lambda self, other: F.reshape(self, other.shape)  # type: ignore[attr-defined]

@@ -22,6 +22,7 @@ from chainrule._backend import xp
 from chainrule.autograd.grad_mode import STATE
 from chainrule.autograd.node import Node
 from chainrule.ops._primitive import wrap
+from chainrule.ops.shape import sum_to_shape
 
 
 def toposort(roots: list[Node]) -> list[Node]:
@@ -53,18 +54,16 @@ def _freed_error(node: Node) -> RuntimeError:
     )
 
 
-def _check_versions(node: Node) -> None:
-    for index, cell, version in node.saved:
-        if cell[0] != version:
-            what = "its output" if index < 0 else f"its input {index}"
-            shape = node.out_data.shape if index < 0 else node.inputs[index].shape
-            raise RuntimeError(
-                f"one of the variables needed for gradient computation has been modified by an "
-                f"in-place operation: {node.name()} saved {what} (a tensor of shape "
-                f"{tuple(shape)}) at version {version}, and it is now at version {cell[0]}. "
-                "Use the out-of-place op instead (x = x + 1 rather than x.add_(1)), or clone "
-                "the tensor before changing it in place."
-            )
+def _version_error(node: Node, index: int, cell: list[int], version: int) -> RuntimeError:
+    what = "its output" if index < 0 else f"its input {index}"
+    shape = node.out_data.shape if index < 0 else node.inputs[index].shape
+    return RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an "
+        f"in-place operation: {node.name()} saved {what} (a tensor of shape "
+        f"{tuple(shape)}) at version {version}, and it is now at version {cell[0]}. "
+        "Use the out-of-place op instead (x = x + 1 rather than x.add_(1)), or clone "
+        "the tensor before changing it in place."
+    )
 
 
 def _anomaly_check(node: Node, index: int, gx: Any) -> None:
@@ -92,43 +91,32 @@ def run_backward(
     (``backward``). With ``inputs``, return their gradients (``None`` where unreachable) and
     touch no ``.grad`` (``autograd.grad`` and the reverse-mode transforms).
     """
-    from chainrule.ops.shape import sum_to_shape
-
     grads: dict[Node, Any] = {}
-    leaf_grads: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, cotangent]
+    leaf_grads: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, summed cotangent]
     # Arrays a leaf must not adopt without a copy: the caller's own gradient arrays (the caller
     # may change them later) and any array already handed to another leaf or retained grad.
     handed_out: set[int] = set()
 
-    def send(edge: Any, gx: Any) -> None:
-        if type(edge) is Node:
-            prev = grads.get(edge)
-            grads[edge] = gx if prev is None else prev + gx
-        else:
-            entry = leaf_grads.get(id(edge))
-            if entry is None:
-                leaf_grads[id(edge)] = [edge, gx]
-            else:
-                entry[1] = entry[1] + gx
-
     root_nodes = []
     for root, g in zip(roots, root_grads):
         handed_out.add(id(g.data))
-        send(root, g)  # a leaf root (backward() on a leaf) just seeds its own .grad
         if type(root) is Node:
+            prev = grads.get(root)
+            grads[root] = g if prev is None else prev + g
             root_nodes.append(root)
+        else:  # a leaf root (backward() on a leaf) just seeds its own .grad
+            _send_leaf(leaf_grads, root, g)
 
-    capture: dict[Node, int] = {}
-    captured: dict[int, Any] = {}
+    # keyed by node, not by input position: the same input may be asked for twice
+    capture: set[Node] = set()
+    captured: dict[Node, Any] = {}
     if inputs is not None:
-        for k, edge in enumerate(inputs):
+        for edge in inputs:
             if type(edge) is Node:
-                capture[edge] = k
+                capture.add(edge)
 
     prev_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph  # rules are recorded only when building a graph
-    quiet = xp.errstate(all="ignore")  # inf/nan are values (anomaly mode reports them)
-    quiet.__enter__()
     try:
         for node in toposort(root_nodes):
             g = grads.pop(node, None)
@@ -144,56 +132,59 @@ def run_backward(
                 if t is not None:
                     t.grad = g if t.grad is None else t.grad + g
                     handed_out.add(id(g.data))
-            if node in capture:
-                captured[capture[node]] = g
+            if capture and node in capture:
+                captured[node] = g
             if node.freed:
                 raise _freed_error(node)
             if node.saved:
-                _check_versions(node)
+                for index, cell, version in node.saved:
+                    if cell[0] != version:
+                        raise _version_error(node, index, cell, version)
             prim = node.prim
             args = node.inputs
             params = node.params
-            out = None
-            if node.out_tensor is not None:
-                out = node.out_tensor  # a transform's node: the output is a traced value
-            elif prim.saves_out:
+            out = node.out_tensor  # set by transforms: the output is a traced value
+            if out is None and prim.saves_out:
                 out = wrap(node.out_data)
                 if create_graph:
                     out.grad_fn = node  # the output, as a graph value, for double backward
                     out.requires_grad = True
+            vjps = prim.vjps
             for i, edge in enumerate(node.edges):
                 if edge is None:
                     continue
-                gx = prim.vjps[i](g, out, *args, **params)
+                gx = vjps[i](g, out, *args, **params)
                 if gx is None:
                     continue
-                x = args[i]
-                if gx.shape != x.shape:
-                    if not prim.broadcasts:
-                        raise RuntimeError(
-                            f"{node.name()} rule returned a gradient of shape "
-                            f"{tuple(gx.shape)} for input {i} of shape {tuple(x.shape)}"
-                        )
-                    gx = sum_to_shape(gx, x.shape)
-                if gx.data.dtype != x.dtype:
-                    gx = gx.to(x.dtype)
+                if prim.broadcasts:  # undo broadcasting here, once, for every such primitive
+                    shape = args[i].shape
+                    if gx.shape != shape:
+                        gx = sum_to_shape(gx, shape)
                 if STATE.anomaly:
                     _anomaly_check(node, i, gx)
-                send(edge, gx)
+                # the lesson's +=: a value used twice gets the sum of both contributions
+                if type(edge) is Node:
+                    prev = grads.get(edge)
+                    grads[edge] = gx if prev is None else prev + gx
+                else:
+                    entry = leaf_grads.get(id(edge))
+                    if entry is None:
+                        leaf_grads[id(edge)] = [edge, gx]
+                    else:
+                        entry[1] = entry[1] + gx
             if not retain_graph:
                 node.release()
     finally:
-        quiet.__exit__(None, None, None)
         STATE.grad_enabled = prev_mode
 
     if inputs is not None:
         results = []
-        for k, edge in enumerate(inputs):
+        for edge in inputs:
             if type(edge) is Node:
-                results.append(captured.get(k))
+                results.append(captured.get(edge))
             else:
                 entry = leaf_grads.get(id(edge))
-                results.append(None if entry is None else entry[1])
+                results.append(None if entry is None else _leaf_hooks(edge, entry[1]))
         return results
 
     for leaf, g in leaf_grads.values():
@@ -201,13 +192,27 @@ def run_backward(
     return None
 
 
-def _accumulate(leaf: Any, g: Any, handed_out: set[int], create_graph: bool) -> None:
-    """``leaf.grad += g`` with PyTorch's semantics, running the leaf's hooks first."""
+def _send_leaf(leaf_grads: dict[int, list[Any]], leaf: Any, gx: Any) -> None:
+    entry = leaf_grads.get(id(leaf))
+    if entry is None:
+        leaf_grads[id(leaf)] = [leaf, gx]
+    else:
+        entry[1] = entry[1] + gx  # a leaf used twice gets both contributions
+
+
+def _leaf_hooks(leaf: Any, g: Any) -> Any:
+    """Run a leaf's gradient hooks (for backward and autograd.grad alike, as PyTorch)."""
     if leaf._hooks:
         for hook in leaf._hooks:
             replaced = hook(g)
             if replaced is not None:
                 g = replaced
+    return g
+
+
+def _accumulate(leaf: Any, g: Any, handed_out: set[int], create_graph: bool) -> None:
+    """``leaf.grad += g`` with PyTorch's semantics, running the leaf's hooks first."""
+    g = _leaf_hooks(leaf, g)
     if leaf.grad is None:
         data = g.data
         if id(data) in handed_out or data.base is not None or not data.flags.writeable:

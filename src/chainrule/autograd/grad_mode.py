@@ -70,6 +70,11 @@ class set_grad_enabled(_GradModeContext):
     def __enter__(self) -> None:
         STATE.grad_enabled = self.mode  # self.prev was taken in __init__, before the switch
 
+    def __call__(self, fn: F) -> F:
+        # Used as a decorator, __init__ must not leave the mode switched (PyTorch undoes it).
+        STATE.grad_enabled = self.prev
+        return super().__call__(fn)
+
 
 class no_grad(_GradModeContext):
     """Context manager or decorator: operations inside are not recorded (inference, updates).

@@ -33,35 +33,24 @@ class SavedMeta:
 
 
 class Node:
-    """One recorded primitive application (PyTorch's ``grad_fn``)."""
+    """One recorded primitive application (PyTorch's ``grad_fn``).
 
-    __slots__ = (
-        "__weakref__",
-        "edges",
-        "freed",
-        "hooks",
-        "inputs",
-        "out_data",
-        "out_tensor",
-        "params",
-        "prim",
-        "retained",
-        "saved",
-        "stack",
-    )
+    Rarely used fields are class-level defaults, so recording a node writes five attributes.
+    """
+
+    saved: tuple = ()  # (input index or -1 for the output, version cell, version at save)
+    hooks: list | None = None  # pre-hooks: run on the output's cotangent
+    retained: weakref.ref | None = None  # the non-leaf output that called retain_grad
+    stack: list[str] | None = None  # forward traceback, kept in anomaly mode
+    out_tensor: Any = None  # set by reverse-mode transforms: the traced output
+    freed: bool = False  # True once release() dropped what the rule needs
 
     def __init__(self, prim: Primitive, inputs: tuple, params: dict, out_data: Any) -> None:
         self.prim = prim
         self.inputs = inputs
         self.params = params
         self.out_data = out_data  # kept only when the rule uses the output (prim.saves_out)
-        self.out_tensor: Any = None  # set by reverse-mode transforms: the traced output
-        self.freed = False  # True once release() dropped what the rule needs
         self.edges: tuple = ()
-        self.saved: tuple = ()  # (input index or -1 for the output, version cell, version)
-        self.hooks: list | None = None  # pre-hooks: run on the output's cotangent
-        self.retained: weakref.ref | None = None  # the non-leaf output that called retain_grad
-        self.stack: list[str] | None = None  # forward traceback, kept in anomaly mode
 
     def name(self) -> str:
         """PyTorch-style name, e.g. ``MulBackward0``."""
@@ -81,13 +70,19 @@ class Node:
         self.hooks.append(fn)
 
     def release(self) -> None:
-        """Drop saved arrays after backward; keep the shapes that unsaved inputs' rules use."""
+        """Drop what backward needed once it ran (PyTorch frees saved tensors the same way).
+
+        A node whose rule reads saved values is then spent: running it again is an error.
+        Rules of the others (add, sum, reshape...) only need shapes, kept as ``SavedMeta``,
+        so a graph of such ops can be backpropagated again, as in PyTorch.
+        """
         inputs = self.inputs
-        if inputs is None or self.freed:
+        if inputs is None:
             return
-        saved_inputs = self.prim.saves
-        self.inputs = tuple(
-            None if i in saved_inputs else SavedMeta(x.shape, x.dtype) for i, x in enumerate(inputs)
-        )
-        self.out_data = None
-        self.freed = bool(saved_inputs) or self.prim.saves_out
+        prim = self.prim
+        if prim.saves or prim.saves_out:
+            self.inputs = None
+            self.out_data = None
+            self.freed = True
+        else:
+            self.inputs = tuple([SavedMeta(x.shape, x.dtype) for x in inputs])

@@ -30,6 +30,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from chainrule._backend import xp
 from chainrule.autograd.grad_mode import STATE
 from chainrule.autograd.node import Node
 
@@ -100,39 +101,66 @@ def bind(prim: Primitive, args: tuple, params: dict) -> Any:
 
 def eager(prim: Primitive, args: tuple, params: dict) -> Any:
     """Run the forward implementation; record a node if some input requires grad."""
-    if len(args) == 1:
-        x = args[0]
-        out = wrap(prim.impl(x.data, **params))
-        if prim.view and out.data.base is not None:
-            out._vc = version_cell(x)  # an alias: in-place writes to either must bump both
-            out._view_src = (x, prim, params)
-            x._viewed = True
-        if not (STATE.grad_enabled and x.requires_grad):
+    try:
+        if len(args) == 2:  # the common case, unrolled: this is the hottest path
+            x, y = args
+            out = wrap(prim.impl(x.data, y.data, **params))
+            if STATE.grad_enabled and (x.requires_grad or y.requires_grad):
+                record(prim, args, params, out)
             return out
-    else:
+        if len(args) == 1:
+            x = args[0]
+            out = wrap(prim.impl(x.data, **params))
+            if prim.view and out.data.base is not None:
+                out._vc = version_cell(x)  # an alias: in-place writes to either bump both
+                out._view_src = (x, prim, params)
+                x._viewed = True
+            if STATE.grad_enabled and x.requires_grad:
+                record(prim, args, params, out)
+            return out
         out = wrap(prim.impl(*[a.data for a in args], **params))
-        if not STATE.grad_enabled:
-            return out
+    except ValueError as err:
+        raise _forward_error(prim, args, err) from None
+    if STATE.grad_enabled:
         for a in args:
             if a.requires_grad:
+                record(prim, args, params, out)
                 break
-        else:
-            return out
-    record(prim, args, params, out)
     return out
+
+
+def _forward_error(prim: Primitive, args: tuple, err: Exception) -> Exception:
+    shapes = " and ".join(str(tuple(a.shape)) for a in args)
+    if prim.broadcasts and "broadcast" in str(err):
+        return ValueError(
+            f"{prim.name}: shapes {shapes} cannot be broadcast together (trailing dimensions "
+            "must be equal or 1). Reshape or unsqueeze an operand so that they line up."
+        )
+    return ValueError(f"{prim.name}: invalid input of shape {shapes}: {err}")
 
 
 def record(prim: Primitive, args: tuple, params: dict, out: Any) -> Node:
     """Attach a new graph node to ``out``: edges, saved versions, optional forward stack."""
     node = Node(prim, args, params, out.data if prim.saves_out else None)
+    # Edges are fixed now: a later in-place op that gives an input new history must not
+    # re-route this node's gradient.
     node.edges = tuple(
-        a.grad_fn if a.grad_fn is not None else (a if a.requires_grad else None) for a in args
+        [a.grad_fn if a.grad_fn is not None else (a if a.requires_grad else None) for a in args]
     )
     if prim.saves:
-        node.saved = tuple((i, version_cell(args[i]), args[i]._vc[0]) for i in prim.saves)
-    if prim.saves_out:
-        cell = version_cell(out)
-        node.saved += ((-1, cell, cell[0]),)
+        saved = []
+        for i in prim.saves:
+            cell = args[i]._vc
+            if cell is None:
+                cell = args[i]._vc = [0]
+            saved.append((i, cell, cell[0]))
+        if prim.saves_out:
+            cell = out._vc = [0]  # a fresh output: nobody shares its counter yet
+            saved.append((-1, cell, 0))
+        node.saved = tuple(saved)
+    elif prim.saves_out:
+        cell = out._vc = [0]
+        node.saved = ((-1, cell, 0),)
     if STATE.anomaly:
         node.stack = traceback.format_stack()[:-3]  # drop chainrule's own frames
     out.grad_fn = node
@@ -150,10 +178,13 @@ def version_cell(t: Any) -> list[int]:
 
 _Tensor: Any = None  # chainrule.tensor.Tensor, registered when that module loads
 _new = object.__new__
+_ndarray = xp.ndarray
 
 
 def wrap(data: Any) -> Any:
     """A new Tensor around a backend array: the cheapest constructor (one attribute write)."""
     t = _new(_Tensor)
-    t.data = data
+    # NumPy gives scalars (np.float32, ...), not 0-d arrays, for 0-d results (x.sum(), 0-d
+    # ufuncs); those are immutable, so in-place ops and grad.zero_() on 0-d tensors would fail.
+    t.data = data if data.__class__ is _ndarray else xp.asarray(data)
     return t

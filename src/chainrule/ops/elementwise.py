@@ -59,14 +59,19 @@ mul_p = Primitive("mul", xp.multiply, broadcasts=True, saves=(0, 1))
 mul_p.defvjp(lambda g, out, x, y: g * y, lambda g, out, x, y: g * x)  # d/dx = y, d/dy = x
 mul_p.defjvp(lambda t, out, x, y: t * y, lambda t, out, x, y: x * t)
 
-div_p = Primitive("div", _silent(xp.true_divide), broadcasts=True, saves=(1,), saves_out=True)
-# d/dx (x / y) = 1 / y;  d/dy (x / y) = -x / y**2 = -out / y
-div_p.defvjp(lambda g, out, x, y: g / y, lambda g, out, x, y: -(g * out) / y)
-div_p.defjvp(lambda t, out, x, y: t / y, lambda t, out, x, y: -(t * out) / y)
+# d/dx (x / y) = 1 / y;  d/dy (x / y) = -x / y**2. Written with x rather than out (= -out / y),
+# as PyTorch does, so that div saves no output: x.div_(y) followed by another in-place op on
+# x stays legal, as in PyTorch (a saved output would be the buffer that op overwrites).
+div_p = Primitive("div", _silent(xp.true_divide), broadcasts=True, saves=(0, 1))
+# (x / y) / y rather than x / (y * y): y * y under- or overflows for |y| beyond 1e+-154.
+div_p.defvjp(lambda g, out, x, y: g / y, lambda g, out, x, y: -(g * (x / y / y)))
+div_p.defjvp(lambda t, out, x, y: t / y, lambda t, out, x, y: -(t * (x / y / y)))
 
 
 def _pow_dx(x: Any, y: Any) -> Any:
-    return y * x ** (y - 1)  # d/dx x**y = y * x**(y-1)
+    # d/dx x**y = y * x**(y-1); 0 where y == 0 (x**0 is constant), as PyTorch, even at x = 0
+    # where the formula is 0 * inf. Replacing x by 1 there keeps nan out of higher orders too.
+    return y * F.where(y == 0, 1.0, x) ** (y - 1)
 
 
 def _pow_dy(out: Any, x: Any) -> Any:
@@ -115,7 +120,7 @@ neg_p = Primitive("neg", xp.negative, linear=True)
 neg_p.defvjp(lambda g, out, x: -g)  # d/dx (-x) = -1
 
 cast_p = Primitive("to_copy", lambda x, dtype: x.astype(dtype), linear=True)
-cast_p.defvjp(lambda g, out, x, dtype: g)  # the engine casts g back to x's dtype
+cast_p.defvjp(lambda g, out, x, dtype: F.to(g, x.dtype))  # the cotangent goes back to x's dtype
 
 exp_p = unary("exp", _silent(xp.exp), lambda x, out: out, uses="out")  # d/dx e^x = e^x
 log_p = unary("log", _silent(xp.log), lambda x, out: 1.0 / x)  # d/dx log x = 1/x
@@ -176,7 +181,7 @@ def _clamp_pass(x: Any, lo: float | None, hi: float | None) -> Any:
     # d/dx clamp(x, lo, hi) = 1 where lo <= x <= hi (bounds included, as PyTorch), else 0
     inside = None if lo is None else x >= lo
     if hi is not None:
-        inside = (x <= hi) if inside is None else inside & (x <= hi)
+        inside = (x <= hi) if inside is None else F.logical_and(inside, x <= hi)
     return inside
 
 

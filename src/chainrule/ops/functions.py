@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import warnings
 from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
@@ -70,20 +71,15 @@ def _binary_operands(x: Any, y: Any, op: str) -> tuple[Any, Any]:
     return x, y
 
 
-def _check_broadcast(x: Any, y: Any, op: str) -> None:
-    try:
-        xp.broadcast_shapes(x.shape, y.shape)
-    except ValueError:
-        raise ValueError(
-            f"{op}: shapes {tuple(x.shape)} and {tuple(y.shape)} cannot be broadcast together "
-            "(trailing dimensions must be equal or 1). Reshape or unsqueeze one operand."
-        ) from None
-
-
 def _binary(prim: Any, x: Any, y: Any, op: str) -> Any:
-    x, y = _binary_operands(x, y, op)
-    if x.shape != y.shape:
-        _check_broadcast(x, y, op)
+    # Fast path: two tensors of one dtype go straight to bind. Shape errors are reported by
+    # bind (it catches NumPy's broadcasting error and names the op and both shapes).
+    try:
+        same = x.data.dtype is y.data.dtype
+    except AttributeError:
+        same = False
+    if not same:
+        x, y = _binary_operands(x, y, op)
     return bind(prim, (x, y), {})
 
 
@@ -119,11 +115,14 @@ def mul(x: Any, y: Any) -> Any:
 
 def div(x: Any, y: Any) -> Any:
     """x / y, broadcasting; integer inputs give floats.   d/dx = 1/y, d/dy = -x/y**2."""
-    x, y = _binary_operands(x, y, "div")
-    if x.data.dtype.kind != "f":
-        x, y = to(x, _backend.default_float), to(y, _backend.default_float)
-    if x.shape != y.shape:
-        _check_broadcast(x, y, "div")
+    try:
+        same = x.data.dtype is y.data.dtype and x.data.dtype.kind == "f"
+    except AttributeError:
+        same = False
+    if not same:
+        x, y = _binary_operands(x, y, "div")
+        if x.data.dtype.kind != "f":
+            x, y = to(x, _backend.default_float), to(y, _backend.default_float)
     return bind(E.div_p, (x, y), {})
 
 
@@ -301,6 +300,12 @@ gt = _compare(xp.greater, "gt")
 ge = _compare(xp.greater_equal, "ge")
 
 
+def logical_and(x: Any, y: Any) -> Any:
+    """Elementwise ``x and y`` as a bool tensor (not differentiable)."""
+    x, y = _binary_operands(x, y, "logical_and")
+    return wrap(xp.logical_and(x.data, y.data))
+
+
 def argmax(x: Any, dim: int | None = None, keepdim: bool = False) -> Any:
     """Index of the maximum (flattened when ``dim`` is None). Integer result: no gradient."""
     return wrap(xp.argmax(x.data, axis=dim, keepdims=keepdim))
@@ -353,7 +358,8 @@ def mean(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
             f"mean: expected a floating point tensor, got {x.data.dtype}; use x.float().mean()"
         )
     dims = _dims(x, dim, "mean")
-    return sum(x, dims, keepdim) * (1.0 / builtins.max(_count(x, dims), 1))
+    n = _count(x, dims)
+    return sum(x, dims, keepdim) * (1.0 / n if n else math.nan)  # empty: nan, as PyTorch
 
 
 def var(
@@ -367,7 +373,17 @@ def var(
         correction = 1 if unbiased else 0
     dims = _dims(x, dim, "var")
     d = x - mean(x, dims, keepdim=True)
-    return sum(d * d, dims, keepdim) * (1.0 / builtins.max(_count(x, dims) - correction, 0))
+    dof = _count(x, dims) - correction
+    if dof <= 0:
+        # As PyTorch: warn, and divide by zero (nan or inf) rather than raise.
+        warnings.warn(
+            f"var: degrees of freedom is <= 0 (correction {correction} for {_count(x, dims)} "
+            "entries per reduction)",
+            UserWarning,
+            stacklevel=2,
+        )
+        return sum(d * d, dims, keepdim) / 0.0
+    return sum(d * d, dims, keepdim) * (1.0 / dof)
 
 
 def std(
@@ -454,7 +470,10 @@ def _resolve_shape(x: Any, shape: Sequence[int], op: str) -> tuple[int, ...]:
     shape = tuple(int(s) for s in shape)
     size = x.numel()
     if shape.count(-1) > 1:
-        raise ValueError(f"{op}: only one dimension can be -1, got {shape}")
+        raise ValueError(
+            f"{op}: only one dimension can be -1, got {shape} for a tensor of shape "
+            f"{tuple(x.shape)}"
+        )
     if -1 in shape:
         known = math.prod(s for s in shape if s != -1)
         if known == 0 or size % known:
@@ -489,7 +508,12 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
     """Merge dims ``start_dim..end_dim`` into one."""
     if x.ndim == 0:
         return reshape(x, (1,))
-    s, e = start_dim % x.ndim, end_dim % x.ndim
+    s, e = _one_dim(x, start_dim, "flatten"), _one_dim(x, end_dim, "flatten")
+    if s > e:
+        raise ValueError(
+            f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a tensor of "
+            f"shape {tuple(x.shape)}"
+        )
     shape = x.shape[:s] + (math.prod(x.shape[s : e + 1]),) + x.shape[e + 1 :]
     return reshape(x, shape)
 
@@ -498,7 +522,9 @@ def permute(x: Any, *dims: Any) -> Any:
     """Reorder dims.   VJP: the inverse permutation applied to g."""
     dims = _shape_args(dims)
     nd = x.ndim
-    if sorted(d % builtins.max(nd, 1) for d in dims) != list(range(nd)):
+    if any(not -nd <= d < builtins.max(nd, 1) for d in dims) or sorted(
+        d % builtins.max(nd, 1) for d in dims
+    ) != list(range(nd)):
         raise ValueError(f"permute: {dims} is not a permutation of the {nd} dims of {x.shape}")
     dims = tuple(d % nd for d in dims)
     if dims == tuple(range(nd)):
@@ -512,7 +538,7 @@ def transpose(x: Any, dim0: int, dim1: int) -> Any:
     if nd < 2 and dim0 in (0, -1) and dim1 in (0, -1):
         return x
     dims = list(range(nd))
-    a, b = dim0 % nd, dim1 % nd
+    a, b = _one_dim(x, dim0, "transpose"), _one_dim(x, dim1, "transpose")
     dims[a], dims[b] = dims[b], dims[a]
     return permute(x, tuple(dims))
 
@@ -531,7 +557,10 @@ def unsqueeze(x: Any, dim: int) -> Any:
     """Insert a size-1 dim at ``dim`` (negative counts from the end of the result)."""
     nd = x.ndim + 1
     if not -nd <= dim < nd:
-        raise IndexError(f"unsqueeze: dim {dim} out of range for result with {nd} dims")
+        raise IndexError(
+            f"unsqueeze: dim {dim} is out of range for a tensor of shape {tuple(x.shape)} "
+            f"(valid: {-nd} to {nd - 1}, the result has {nd} dims)"
+        )
     d = dim % nd
     return S.reshape(x, x.shape[:d] + (1,) + x.shape[d:])
 
@@ -557,7 +586,9 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
     return expand(x, tuple(shape))
 
 
-sum_to_shape = S.sum_to_shape
+def sum_to_shape(x: Any, shape: Sequence[int]) -> Any:
+    """Sum ``x`` down to ``shape``: the adjoint of broadcasting ``shape`` up to ``x.shape``."""
+    return S.sum_to_shape(x, tuple(shape))
 
 
 def cat(tensors: Sequence[Any], dim: int = 0) -> Any:
@@ -566,7 +597,7 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Any:
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
     ref = tensors[0]
-    d = dim % builtins.max(ref.ndim, 1)
+    d = _one_dim(ref, dim, "cat")
     for k, t in enumerate(tensors):
         if t.ndim != ref.ndim or any(
             a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != d
@@ -579,9 +610,7 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Any:
     for t in tensors[1:]:
         dtype = _backend.result_dtype(xp.empty((1,), dtype), t.data)
     tensors = [to(t, dtype) for t in tensors]
-    if len(tensors) == 1:
-        return tensors[0]
-    return S.cat(tensors, d)
+    return S.cat(tensors, d)  # also for one tensor: cat returns new memory, never an alias
 
 
 def stack(tensors: Sequence[Any], dim: int = 0) -> Any:
@@ -600,7 +629,7 @@ def stack(tensors: Sequence[Any], dim: int = 0) -> Any:
 
 def split(x: Any, split_size_or_sections: Any, dim: int = 0) -> tuple[Any, ...]:
     """Split into chunks of a given size (or a list of sizes) along ``dim``."""
-    d = dim % x.ndim
+    d = _one_dim(x, dim, "split")
     n = x.shape[d]
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
@@ -620,15 +649,41 @@ def split(x: Any, split_size_or_sections: Any, dim: int = 0) -> tuple[Any, ...]:
 
 def chunk(x: Any, chunks: int, dim: int = 0) -> tuple[Any, ...]:
     """Split into ``chunks`` pieces of (nearly) equal size, as PyTorch."""
-    n = x.shape[dim % x.ndim]
+    if chunks <= 0:
+        raise ValueError(f"chunk: the number of chunks must be positive, got {chunks}")
+    n = x.shape[_one_dim(x, dim, "chunk")]
     return split(x, builtins.max(1, -(-n // chunks)), dim)
 
 
 def take_along_dim(x: Any, indices: Any, dim: int) -> Any:
     """Gather entries of ``x`` at ``indices`` along ``dim``.   VJP: scatter-add g back."""
     idx = indices.data if isinstance(indices, Tensor) else xp.asarray(indices)
-    d = dim % x.ndim
-    grids = list(xp.ix_(*[xp.arange(n) for n in idx.shape]))
+    d = _one_dim(x, dim, "take_along_dim")
+    if idx.ndim != x.ndim or idx.dtype.kind not in "iu":
+        raise ValueError(
+            f"take_along_dim: indices must be an integer tensor with as many dims as the input; "
+            f"got {idx.dtype} indices of shape {tuple(idx.shape)} for an input of shape "
+            f"{tuple(x.shape)}"
+        )
+    # As PyTorch, the other dims broadcast between x and indices.
+    try:
+        shape = list(
+            xp.broadcast_shapes(
+                tuple(n for i, n in enumerate(x.shape) if i != d),
+                tuple(n for i, n in enumerate(idx.shape) if i != d),
+            )
+        )
+    except ValueError:
+        raise ValueError(
+            f"take_along_dim: indices of shape {tuple(idx.shape)} do not broadcast with the "
+            f"input's shape {tuple(x.shape)} outside dim {dim}"
+        ) from None
+    x_shape = (*shape[:d], x.shape[d], *shape[d:])
+    if x_shape != x.shape:
+        x = expand(x, x_shape)
+    shape.insert(d, idx.shape[d])
+    idx = xp.broadcast_to(idx, shape)
+    grids = list(xp.ix_(*[xp.arange(n) for n in shape]))
     grids[d] = idx
     return S.getitem(x, tuple(grids))
 

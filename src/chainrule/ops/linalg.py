@@ -11,12 +11,14 @@ from chainrule.ops._primitive import Primitive
 
 def _as_matrices(g: Any, x: Any, y: Any) -> tuple[Any, Any, Any]:
     """View 1-D operands as matrices, as matmul does: x (k,) -> (1, k), y (k,) -> (k, 1)."""
-    if x.ndim == 1:
-        x = F.unsqueeze(x, 0)
-        g = F.unsqueeze(g, -2)
+    # y first: g gets its trailing axis back before x's row axis goes in front of it. In the
+    # other order a 1-D @ 1-D cotangent (0-d) would have no axis -2 to unsqueeze at.
     if y.ndim == 1:
         y = F.unsqueeze(y, -1)
         g = F.unsqueeze(g, -1)
+    if x.ndim == 1:
+        x = F.unsqueeze(x, 0)
+        g = F.unsqueeze(g, -2)
     return g, x, y
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from chainrule._backend import xp
 from chainrule.ops import functions as F  # rules use the public ops (cycle: resolved at call)
+from chainrule.ops import shape as S
 from chainrule.ops._primitive import Primitive
 
 
@@ -22,12 +23,14 @@ def kept_shape(shape: tuple[int, ...], dim: tuple[int, ...] | None) -> tuple[int
 
 def _unreduce(g: Any, x: Any, dim: Any, keepdim: bool) -> Any:
     """Reshape a reduction's cotangent so it broadcasts against the input again."""
-    return g if keepdim else F.reshape(g, kept_shape(x.shape, dim))
+    if keepdim or dim is None:
+        return g  # already broadcastable: kept dims, or a 0-d total
+    return S.reshape(g, kept_shape(x.shape, dim))
 
 
-sum_p = Primitive("sum", lambda x, dim, keepdim: xp.sum(x, axis=dim, keepdims=keepdim), linear=True)
+sum_p = Primitive("sum", lambda x, dim, keepdim: x.sum(axis=dim, keepdims=keepdim), linear=True)
 # d/dx_i sum(x) = 1: every input entry gets the cotangent of the sum it fell into
-sum_p.defvjp(lambda g, out, x, dim, keepdim: F.expand(_unreduce(g, x, dim, keepdim), x.shape))
+sum_p.defvjp(lambda g, out, x, dim, keepdim: S.expand(_unreduce(g, x, dim, keepdim), x.shape))
 
 
 def _extreme(name: str, impl: Any) -> Primitive:

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from chainrule import _backend
 from chainrule._backend import xp
 from chainrule.ops import functions as F  # rules use the public ops (cycle: resolved at call)
 from chainrule.ops._primitive import Primitive, bind
 
-reshape_p = Primitive("reshape", lambda x, shape: xp.reshape(x, shape), linear=True, view=True)
+reshape_p = Primitive("reshape", lambda x, shape: x.reshape(shape), linear=True, view=True)
 reshape_p.defvjp(lambda g, out, x, shape: reshape(g, x.shape))  # move entries back
 
-permute_p = Primitive("permute", lambda x, dims: xp.transpose(x, dims), linear=True, view=True)
+permute_p = Primitive("permute", lambda x, dims: x.transpose(dims), linear=True, view=True)
 # the inverse permutation sends each axis of g back where it came from
 permute_p.defvjp(lambda g, out, x, dims: permute(g, tuple(xp.argsort(dims).tolist())))
 
-expand_p = Primitive("expand", lambda x, shape: xp.broadcast_to(x, shape), linear=True, view=True)
+expand_p = Primitive(
+    "expand", lambda x, shape: _backend.broadcast_to(x, shape), linear=True, view=True
+)
 expand_p.defvjp(lambda g, out, x, shape: sum_to_shape(g, x.shape))  # copies' grads add up
 
 

@@ -1,0 +1,22 @@
+"""Run every benchmark in one process (``make bench``); numbers go to RESULTS.md by hand."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import machine
+
+MODULES = ["scalar", "overhead", "mlp_step", "jacobian", "hvp", "train_digits", "memory"]
+
+if __name__ == "__main__":
+    print(machine())
+    for name in sys.argv[1:] or MODULES:
+        if not (Path(__file__).parent / f"{name}.py").exists():
+            continue
+        print(f"\n===== {name} =====")
+        module = importlib.import_module(name)
+        module.main()
