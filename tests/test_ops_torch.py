@@ -77,6 +77,27 @@ def test_against_torch(info: OpInfo) -> None:
             assert_close(g, tg, f"{info.name} double backward, wrt {k}", rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("info", OPS, ids=str)
+def test_float32_dtypes_against_torch(info: OpInfo) -> None:
+    """The same in float32: output and gradient dtypes must be torch's (no silent upcasts
+    inside rules), and values close."""
+    for xs in (xs for _, xs in iter_samples([info], dtype=np.float32, seed=8)):
+        mask = info.diff_mask(xs)
+        ts = [to_torch(x, d) for x, d in zip(xs, mask)]
+        outs, touts = as_tuple(info.op(*xs)), as_tuple(info.torch(*ts))
+        for k, (o, t) in enumerate(zip(outs, touts)):
+            assert_close(o, t, f"{info.name} float32 forward {k}", rtol=1e-5, atol=1e-6)
+        if not info.grad:
+            continue
+        dx = [x for x, d in zip(xs, mask) if d]
+        dt = [t for t, d in zip(ts, mask) if d]
+        vs = [np.full(o.shape, 0.5, dtype=o.dtype) for o in outs]
+        gs = cr.autograd.grad(list(outs), dx, [cr.tensor(v) for v in vs], allow_unused=True)
+        tgs = torch.autograd.grad(touts, dt, [torch.from_numpy(v) for v in vs], allow_unused=True)
+        for k, (g, tg) in enumerate(zip(gs, tgs)):
+            assert_close(g, tg, f"{info.name} float32 backward {k}", rtol=1e-4, atol=1e-5)
+
+
 def test_issue_example_float32() -> None:
     """The example of the issue: w.grad equals torch's in float32."""
     rng = np.random.default_rng(0)

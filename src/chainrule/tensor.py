@@ -38,7 +38,8 @@ class Tensor:
     grad_fn: Any = None
     _vc: list[int] | None = None  # version counter, shared with views; created when needed
     _view_src: Any = None  # (base, primitive, params) when data aliases another tensor's
-    _viewed: bool = False  # some view aliases this tensor's data (in-place would go stale)
+    _viewed: bool = False  # some view aliases this tensor's data
+    _view_hist: int | None = None  # history version this alias is consistent with (see _vc)
     _hooks: list | None = None  # gradient hooks of a leaf
     _level: Any = None  # the transform level of a tracer (chainrule.func); None for tensors
 
@@ -206,7 +207,7 @@ class Tensor:
 
     def clone(self) -> Tensor:
         """A copy of the data that stays in the graph (gradient flows back unchanged)."""
-        return F.add(self, 0) if self.requires_grad else _wrap(self.data.copy())
+        return F.E.clone_p(self)
 
     def contiguous(self) -> Tensor:
         return self
@@ -318,8 +319,13 @@ class Tensor:
 
     # --- in-place operations ------------------------------------------------------------------
 
-    def _bump(self) -> None:
-        _primitive.version_cell(self)[0] += 1
+    def _bump(self, history: bool = False) -> None:
+        cell = _primitive.version_cell(self)
+        cell[0] += 1
+        if history:  # a recorded change: other aliases' histories are now stale
+            cell[1] += 1
+            if self._view_hist is not None:
+                self._view_hist = cell[1]  # ...but this one's history is the new one
 
     def _record_inplace(self, other: Any = None) -> bool:
         """Whether an in-place op must be recorded (and is allowed)."""
@@ -331,27 +337,54 @@ class Tensor:
                 "in an in-place operation. Do parameter updates inside `with cr.no_grad():` "
                 "(as optimizers do), or use the out-of-place op."
             )
-        return self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)
+        if isinstance(other, Tensor) and (other.requires_grad or other._level is not None):
+            return True  # the new value carries a gradient (or a transform's tracer)
+        return self.requires_grad
 
     def _inplace_recorded(self, op: str, compute: Callable[[Tensor], Tensor]) -> Tensor:
         """Run ``compute`` out of place on a snapshot of self, write the result into self's
-        buffer, and give self the new history (PyTorch's "rebase")."""
-        if self._view_src is not None or self._viewed:
-            made_by = f" (made by {self._view_src[1].name})" if self._view_src else ""
-            role = f"a view{made_by} of another tensor" if self._view_src else "viewed"
+        buffer, and give self the new history (PyTorch's "rebase").
+
+        When self is an indexing view of a base tensor, the base's history is rebased too:
+        it becomes ``index_put(base, view, index)``, so ``y[0:2] += 1`` and
+        ``y[0].mul_(3)`` differentiate correctly (PyTorch's CopySlices).
+        """
+        if self._view_hist is not None and self._vc[1] != self._view_hist:
+            raise _primitive.stale_view_error(self)
+        src = self._view_src
+        rebase = src is not None and src[1] is F.S.getitem_p
+        if rebase:
+            base = src[0]
+            if base._view_hist is not None and base._vc[1] != base._view_hist:
+                raise _primitive.stale_view_error(base)
+            if base.requires_grad and base.grad_fn is None:
+                raise RuntimeError(
+                    f"{op}: a view of a leaf tensor that requires grad (shape "
+                    f"{tuple(base.shape)}) is being changed in place. Do it inside "
+                    "`with cr.no_grad():`, or clone() the leaf first."
+                )
+        elif (src is not None or self._viewed) and not self.requires_grad:
             raise RuntimeError(
-                f"{op}: this tensor (shape {tuple(self.shape)}) is {role}, so changing it in "
-                "place while gradients are recorded would leave the other tensor with a stale "
-                "history. Use the out-of-place op, or clone() before changing it."
+                f"{op}: this tensor (shape {tuple(self.shape)}) shares memory with another "
+                "(a view, or a tensor with views) and does not require grad, so writing a value "
+                "that does into it in place would leave the other alias without a gradient "
+                "path. clone() it first, or build the result out of place (cat, where)."
             )
         snapshot = _wrap(self.data.copy())  # the pre-change value, for rules that saved it
         snapshot.grad_fn, snapshot.requires_grad = self.grad_fn, self.requires_grad
         new = compute(snapshot)
+        if new._level is not None:
+            # a traced value written into a plain tensor inside a transform (y = zeros(3);
+            # y[0] = x): the tensor becomes a tracer of that value, as `y = ...` would
+            self.__class__ = type(new)
+            self.__dict__.clear()
+            self.__dict__.update(new.__dict__)
+            return self
         try:
             xp.copyto(self.data, new.data, casting="same_kind")
         except (TypeError, ValueError) as err:
             raise _inplace_error(op, self, new, err) from None
-        self._bump()
+        self._bump(history=True)
         self.grad_fn, self.requires_grad = new.grad_fn, new.requires_grad
         if new.grad_fn is not None and new.grad_fn.prim.saves_out:
             # the node's output is now this buffer: tie it to this tensor's version counter
@@ -360,7 +393,26 @@ class Tensor:
             new.grad_fn.saved = tuple(
                 (i, cell, cell[0]) if i < 0 else (i, c, v) for i, c, v in new.grad_fn.saved
             )
+        if rebase:
+            self._rebase_base()
         return self
+
+    def _rebase_base(self) -> None:
+        """After an in-place change of this indexing view, give its base the history
+        ``index_put(base, view, index)`` (the data is shared, so only the graph changes), and
+        so on up a chain of indexing views."""
+        view = self
+        while view._view_src is not None and view._view_src[1] is F.S.getitem_p:
+            base, _, params = view._view_src
+            old = _wrap(base.data)
+            old.grad_fn, old.requires_grad = base.grad_fn, base.requires_grad
+            part = _wrap(view.data)
+            part.grad_fn, part.requires_grad = view.grad_fn, view.requires_grad
+            new_base = F.S.index_put(old, part, params["index"])
+            base.grad_fn, base.requires_grad = new_base.grad_fn, new_base.requires_grad
+            if base._view_hist is not None:
+                base._view_hist = base._vc[1]  # its history is current again
+            view = base
 
     def _inplace_binary(self, op: str, ufunc: Any, other: Any, fn: Callable) -> Tensor:
         other_t = other if isinstance(other, Tensor) else F._operand(other, self, op)
@@ -566,6 +618,10 @@ Tensor.__lt__ = F.lt  # type: ignore[assignment]
 Tensor.__le__ = F.le  # type: ignore[assignment]
 Tensor.__gt__ = F.gt  # type: ignore[assignment]
 Tensor.__ge__ = F.ge  # type: ignore[assignment]
+Tensor.__and__ = F.logical_and  # type: ignore[assignment]
+Tensor.__or__ = F.logical_or  # type: ignore[assignment]
+Tensor.__xor__ = F.logical_xor  # type: ignore[assignment]
+Tensor.__invert__ = F.logical_not  # type: ignore[assignment]
 Tensor.__iadd__ = Tensor.add_  # type: ignore[assignment]
 Tensor.__isub__ = Tensor.sub_  # type: ignore[assignment]
 Tensor.__imul__ = Tensor.mul_  # type: ignore[assignment]
@@ -575,7 +631,8 @@ for _name in (
     "add sub mul div pow matmul neg abs exp log log1p sqrt sin cos tanh sigmoid relu "
     "leaky_relu softplus gelu silu erf clamp maximum minimum sum mean var std max min amax amin "
     "logsumexp softmax log_softmax argmax argmin reshape flatten permute transpose squeeze "
-    "unsqueeze expand split chunk eq ne lt le gt ge"
+    "unsqueeze expand split chunk eq ne lt le gt ge take_along_dim logical_and logical_or "
+    "logical_xor logical_not"
 ).split():
     setattr(Tensor, _name, getattr(F, _name))  # a plain function: x.exp() calls F.exp(x)
 Tensor.view = Tensor.reshape  # type: ignore[attr-defined]

@@ -104,7 +104,7 @@ def _sweep(level: VJPLevel, outs: list[Any], cotangents: list[Any], inputs: list
     roots, grads = [], []
     for o, g in zip(outs, cotangents):
         o = _strip(o, level)
-        if isinstance(o, Tensor) and o._level is level:
+        if isinstance(o, Tensor) and o._level is level and o.edge is not None:
             roots.append(o.edge)
             grads.append(g)
     results = [None] * len(inputs)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from chainrule._backend import xp
 from chainrule.func.levels import Level, Tracer
 from chainrule.ops import elementwise as E
 from chainrule.ops import linalg as L
@@ -181,6 +182,10 @@ def _index_put_rule(level: BatchLevel, prim: Primitive, values: list, batched: l
     x, v = values
     if not batched[0]:
         (x,) = _stack_all(level, [x], [False])
+    if batched[1]:
+        # v broadcasts into x[index]: line its per-example dims up with that region's
+        region = xp.empty(x.shape[1:], dtype=bool)[params["index"]].ndim
+        (v,) = _align([v], [True], region)
     return bind(prim, (x, v), {"index": index})
 
 
@@ -200,10 +205,12 @@ def _matmul_rule(level: BatchLevel, prim: Primitive, values: list, batched: list
     rank = max(_rank(x, bx), _rank(y, by))
     x, y = _align([x, y], [bx, by], rank)
     out = bind(prim, (x, y), params)
+    if x_vec and y_vec:
+        return S.reshape(out, out.shape[:-2])  # (..., 1, 1): a dot product per example
     if y_vec:
-        out = S.reshape(out, out.shape[:-1])
+        return S.reshape(out, out.shape[:-1])
     if x_vec:
-        out = S.reshape(out, (*out.shape[:-2], out.shape[-1]))
+        return S.reshape(out, (*out.shape[:-2], out.shape[-1]))
     return out
 
 
@@ -220,7 +227,7 @@ def _loop_rule(level: BatchLevel, prim: Primitive, values: list, batched: list, 
 RULES: dict[Primitive, Callable[..., Any]] = {}
 for _p in (
     E.add_p, E.sub_p, E.mul_p, E.div_p, E.pow_p, E.maximum_p, E.minimum_p, E.where_p,
-    E.neg_p, E.cast_p, E.exp_p, E.log_p, E.log1p_p, E.sqrt_p, E.sin_p, E.cos_p, E.tanh_p,
+    E.neg_p, E.cast_p, E.clone_p, E.exp_p, E.log_p, E.log1p_p, E.sqrt_p, E.sin_p, E.cos_p, E.tanh_p,
     E.abs_p, E.erf_p, E.sigmoid_p, E.softplus_p, E.relu_p, E.leaky_relu_p, E.clamp_p,
 ):  # fmt: skip
     RULES[_p] = _broadcast_rule

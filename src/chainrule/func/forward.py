@@ -23,6 +23,9 @@ class JVPTracer(Tracer):
         self.primal = primal
         self.tangent = tangent
 
+    def _become_constant(self, value: Any) -> None:
+        self.primal, self.tangent = value, F.zeros_like(value)
+
 
 class JVPLevel(Level):
     """One ``jvp`` call."""

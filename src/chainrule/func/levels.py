@@ -25,7 +25,7 @@ import itertools
 from typing import Any
 
 from chainrule.autograd.grad_mode import STATE
-from chainrule.ops._primitive import Primitive, eager
+from chainrule.ops._primitive import Primitive, eager, mark_view, stale_view_error
 from chainrule.tensor import Tensor
 
 _orders = itertools.count(1)
@@ -67,11 +67,25 @@ class Tracer(Tensor):
         return self.primal.data
 
     def _record_inplace(self, other: Any = None) -> bool:
-        raise RuntimeError(
-            f"in-place operations are not supported on values traced by a {self._level.kind} "
-            f"transform (a tensor of shape {tuple(self.shape)}); use the out-of-place op "
-            "(x = x + 1 rather than x.add_(1))"
-        )
+        return True  # a traced value changes in place by taking over the out-of-place result
+
+    def _inplace_recorded(self, op: str, compute: Any) -> Tensor:
+        """``x.add_(y)`` on a tracer: compute ``x + y`` out of place, then make this object
+        *be* the result (its primal and tangent or node), as ``x = x + y`` would."""
+        snapshot = object.__new__(type(self))
+        snapshot.__dict__.update(self.__dict__)
+        new = compute(snapshot)
+        aliases = self._vc, self._view_src, self._viewed, self._view_hist
+        if type(new) is type(self) and new._level is self._level:
+            self.__dict__.update(new.__dict__)
+        else:  # the new value does not depend on this level's inputs: a constant to it
+            self._become_constant(new)
+        self._vc, self._view_src, self._viewed, self._view_hist = aliases
+        self._bump(history=True)  # aliases made earlier now hold a stale value
+        return self
+
+    def _become_constant(self, value: Any) -> None:
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._level!r}, primal={self.primal!r})"
@@ -103,4 +117,10 @@ def dispatch(prim: Primitive, args: tuple, params: dict) -> Any:
                 top = a._level
     if top is None:
         return eager(prim, args, params)  # no tracers: an ordinary (taped) operation
-    return top.process(prim, args, params)
+    for a in args:
+        if a._view_hist is not None and a._vc[1] != a._view_hist:
+            raise stale_view_error(a)
+    out = top.process(prim, args, params)
+    if prim.view and out._level is not None:
+        mark_view(args[0], out, prim, params)  # as eager views: stale aliases are refused
+    return out

@@ -24,10 +24,18 @@ class VJPTracer(Tracer):
         self.primal = primal
         self._node = node  # None for the transform's inputs: they are this level's leaves
 
+    _constant = False  # set when an in-place change made it independent of the inputs
+
     @property
     def edge(self) -> Any:
-        """Where a cotangent for this value goes: its node, or itself for an input."""
+        """Where a cotangent for this value goes: its node, itself for an input, or nowhere
+        (None) for a value that no longer depends on the inputs."""
+        if self._constant:
+            return None
         return self._node if self._node is not None else self
+
+    def _become_constant(self, value: Any) -> None:
+        self.primal, self._node, self._constant = value, None, True
 
 
 class VJPLevel(Level):

@@ -112,9 +112,7 @@ def eager(prim: Primitive, args: tuple, params: dict) -> Any:
             x = args[0]
             out = wrap(prim.impl(x.data, **params))
             if prim.view and out.data.base is not None:
-                out._vc = version_cell(x)  # an alias: in-place writes to either bump both
-                out._view_src = (x, prim, params)
-                x._viewed = True
+                mark_view(x, out, prim, params)
             if STATE.grad_enabled and x.requires_grad:
                 record(prim, args, params, out)
             return out
@@ -141,6 +139,9 @@ def _forward_error(prim: Primitive, args: tuple, err: Exception) -> Exception:
 
 def record(prim: Primitive, args: tuple, params: dict, out: Any) -> Node:
     """Attach a new graph node to ``out``: edges, saved versions, optional forward stack."""
+    for a in args:
+        if a._view_hist is not None and a._vc[1] != a._view_hist:
+            raise stale_view_error(a)
     node = Node(prim, args, params, out.data if prim.saves_out else None)
     # Edges are fixed now: a later in-place op that gives an input new history must not
     # re-route this node's gradient.
@@ -152,14 +153,14 @@ def record(prim: Primitive, args: tuple, params: dict, out: Any) -> Node:
         for i in prim.saves:
             cell = args[i]._vc
             if cell is None:
-                cell = args[i]._vc = [0]
+                cell = args[i]._vc = [0, 0]
             saved.append((i, cell, cell[0]))
         if prim.saves_out:
-            cell = out._vc = [0]  # a fresh output: nobody shares its counter yet
+            cell = out._vc = [0, 0]  # a fresh output: nobody shares its counter yet
             saved.append((-1, cell, 0))
         node.saved = tuple(saved)
     elif prim.saves_out:
-        cell = out._vc = [0]
+        cell = out._vc = [0, 0]
         node.saved = ((-1, cell, 0),)
     if STATE.anomaly:
         node.stack = traceback.format_stack()[:-3]  # drop chainrule's own frames
@@ -169,11 +170,39 @@ def record(prim: Primitive, args: tuple, params: dict, out: Any) -> Node:
 
 
 def version_cell(t: Any) -> list[int]:
-    """The tensor's version counter, a one-element list shared with its views."""
+    """The tensor's version cell ``[data version, history version]``, shared with its views.
+
+    Every in-place change bumps the data version (saved tensors check it). A *recorded*
+    in-place change (one that gives the tensor a new graph history) also bumps the history
+    version: aliases made before it still carry the old history, so using them in a recorded
+    op would give a wrong gradient, and ``record`` refuses.
+    """
     cell = t._vc
     if cell is None:
-        cell = t._vc = [0]
+        cell = t._vc = [0, 0]
     return cell
+
+
+def mark_view(base: Any, view: Any, prim: Primitive, params: dict) -> None:
+    """``view``'s data aliases ``base``'s: share the version cell, remember the history
+    version both are consistent with."""
+    cell = version_cell(base)
+    view._vc = cell
+    view._view_src = (base, prim, params)
+    view._view_hist = cell[1]
+    base._viewed = True
+    if base._view_hist is None:
+        base._view_hist = cell[1]
+
+
+def stale_view_error(t: Any) -> RuntimeError:
+    kind = "a view" if t._view_src is not None else "a tensor with views"
+    return RuntimeError(
+        f"a tensor of shape {tuple(t.shape)} is {kind}, and its memory was changed in place "
+        "(through another alias) by an operation that was recorded for autograd after this "
+        "alias was made, so its history is stale and its gradient would be wrong. Take the "
+        "view again after the in-place change, or use out-of-place ops."
+    )
 
 
 _Tensor: Any = None  # chainrule.tensor.Tensor, registered when that module loads

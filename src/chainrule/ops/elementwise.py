@@ -119,6 +119,9 @@ where_p.defjvp(
 neg_p = Primitive("neg", xp.negative, linear=True)
 neg_p.defvjp(lambda g, out, x: -g)  # d/dx (-x) = -1
 
+clone_p = Primitive("clone", lambda x: x.copy(), linear=True)
+clone_p.defvjp(lambda g, out, x: g)  # d/dx copy(x) = 1
+
 cast_p = Primitive("to_copy", lambda x, dtype: x.astype(dtype), linear=True)
 cast_p.defvjp(lambda g, out, x, dtype: F.to(g, x.dtype))  # the cotangent goes back to x's dtype
 

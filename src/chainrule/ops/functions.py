@@ -300,10 +300,24 @@ gt = _compare(xp.greater, "gt")
 ge = _compare(xp.greater_equal, "ge")
 
 
-def logical_and(x: Any, y: Any) -> Any:
-    """Elementwise ``x and y`` as a bool tensor (not differentiable)."""
-    x, y = _binary_operands(x, y, "logical_and")
-    return wrap(xp.logical_and(x.data, y.data))
+def _logical(fn: Any, name: str) -> Any:
+    def logical(x: Any, y: Any) -> Any:
+        x, y = _binary_operands(x, y, name)
+        return wrap(fn(x.data, y.data))
+
+    logical.__name__ = name
+    logical.__doc__ = f"Elementwise {name.removeprefix('logical_')} as a bool tensor (no gradient)."
+    return logical
+
+
+logical_and = _logical(xp.logical_and, "logical_and")
+logical_or = _logical(xp.logical_or, "logical_or")
+logical_xor = _logical(xp.logical_xor, "logical_xor")
+
+
+def logical_not(x: Any) -> Any:
+    """Elementwise not, as a bool tensor (not differentiable)."""
+    return wrap(xp.logical_not(x.data))
 
 
 def argmax(x: Any, dim: int | None = None, keepdim: bool = False) -> Any:
