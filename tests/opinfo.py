@@ -333,6 +333,8 @@ _ELEMENTWISE = [
     _unary("add_scalar", lambda x: x + 1, lambda x: x + 1),
     _unary("sub_scalar", lambda x: x - 0.5, lambda x: x - 0.5),
     _unary("div_scalar", lambda x: x / 4.0, lambda x: x / 4.0),
+    _unary("pow_0", lambda x: x**0, lambda x: x**0),
+    _unary("pow_1", lambda x: x**1, lambda x: x**1),
     _unary("pow_2", lambda x: x**2, lambda x: x**2),
     _unary("pow_3", lambda x: x**3, lambda x: x**3),
     _unary("pow_half", lambda x: x**0.5, np.sqrt, positive),

@@ -18,6 +18,7 @@ comparisons in rules, which read primals, never see a batch tracer.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -202,9 +203,23 @@ def _matmul_rule(level: BatchLevel, prim: Primitive, values: list, batched: list
         x = S.reshape(x, (*x.shape[:-1], 1, x.shape[-1]))
     if y_vec:
         y = S.reshape(y, (*y.shape, 1))
-    rank = max(_rank(x, bx), _rank(y, by))
-    x, y = _align([x, y], [bx, by], rank)
-    out = bind(prim, (x, y), params)
+    if bx and not by and y.ndim == 2:
+        # (B, ..., n, k) @ (k, m): one (B*...*n, k) @ (k, m) product instead of B small ones
+        lead = tuple(x.shape[:-1])
+        out = bind(prim, (S.reshape(x, (math.prod(lead), x.shape[-1])), y), params)
+        out = S.reshape(out, (*lead, y.shape[-1]))
+    elif by and not bx and x.ndim == 2:
+        # (n, k) @ (B, ..., k, m): fold the stack into the columns, (n, k) @ (k, B*...*m)
+        nd = y.ndim
+        cols = S.permute(y, (nd - 2, *range(nd - 2), nd - 1))  # (k, B, ..., m)
+        flat = S.reshape(cols, (cols.shape[0], math.prod(cols.shape[1:])))
+        out = bind(prim, (x, flat), params)  # (n, B*...*m)
+        out = S.reshape(out, (x.shape[0], *cols.shape[1:]))  # (n, B, ..., m)
+        out = S.permute(out, (*range(1, nd - 1), 0, nd - 1))  # (B, ..., n, m)
+    else:
+        rank = max(_rank(x, bx), _rank(y, by))
+        x, y = _align([x, y], [bx, by], rank)
+        out = bind(prim, (x, y), params)
     if x_vec and y_vec:
         return S.reshape(out, out.shape[:-2])  # (..., 1, 1): a dot product per example
     if y_vec:
@@ -226,9 +241,10 @@ def _loop_rule(level: BatchLevel, prim: Primitive, values: list, batched: list, 
 
 RULES: dict[Primitive, Callable[..., Any]] = {}
 for _p in (
-    E.add_p, E.sub_p, E.mul_p, E.div_p, E.pow_p, E.maximum_p, E.minimum_p, E.where_p,
-    E.neg_p, E.cast_p, E.clone_p, E.exp_p, E.log_p, E.log1p_p, E.sqrt_p, E.sin_p, E.cos_p, E.tanh_p,
-    E.abs_p, E.erf_p, E.sigmoid_p, E.softplus_p, E.relu_p, E.leaky_relu_p, E.clamp_p,
+    E.add_p, E.sub_p, E.mul_p, E.div_p, E.pow_p, E.pow_scalar_p, E.maximum_p, E.minimum_p,
+    E.where_p, E.neg_p, E.cast_p, E.clone_p, E.exp_p, E.log_p, E.log1p_p, E.sqrt_p, E.sin_p,
+    E.cos_p, E.tanh_p, E.abs_p, E.erf_p, E.sigmoid_p, E.softplus_p, E.relu_p, E.leaky_relu_p,
+    E.clamp_p,
 ):  # fmt: skip
     RULES[_p] = _broadcast_rule
 for _p in (R.sum_p, R.amax_p, R.amin_p, R.logsumexp_p):

@@ -285,17 +285,19 @@ def max_pool2d_indices(
     best = taps[0].copy()
     for v in taps[1:]:
         xp.maximum(best, v, out=best)  # propagates NaN, as PyTorch's max-pool does
-    nan = xp.isnan(best)
-    has_nan = bool(nan.any())
+    # one reduction tells whether any max is NaN (then NaN taps must count as hits)
+    nan = xp.isnan(best) if xp.isnan(xp.add.reduce(best, axis=None)) else None
     arg = xp.zeros(best.shape, dtype=xp.int64)
     hit = xp.empty(best.shape, dtype=bool)
     for k in range(len(taps) - 1, -1, -1):  # backwards, so the first tap that hits wins
         xp.equal(taps[k], best, out=hit)
-        if has_nan:
+        if nan is not None:
             hit |= xp.isnan(taps[k]) & nan
         xp.putmask(arg, hit, k)
     # window origin in the unpadded plane, plus the tap's offset
     origin = (xp.arange(ho) * sh - ph)[:, None] * w + (xp.arange(wo) * sw - pw)
     offsets = xp.array([i * w + j for i in range(kh) for j in range(kw)])
-    # (an all -inf window at the border could point into the padding: clip it into the plane)
-    return xp.clip(origin + offsets[arg], 0, h * w - 1)
+    index = origin + offsets[arg]
+    if ph or pw:  # an all -inf window at the border could point into the padding: clip it
+        xp.clip(index, 0, h * w - 1, out=index)
+    return index

@@ -84,6 +84,27 @@ pow_p.defvjp(lambda g, out, x, y: g * _pow_dx(x, y), lambda g, out, x, y: g * _p
 pow_p.defjvp(lambda t, out, x, y: t * _pow_dx(x, y), lambda t, out, x, y: t * _pow_dy(out, x))
 
 
+def _pow_scalar_dx(g: Any, x: Any, exponent: float) -> Any:
+    # d/dx x**c = c * x**(c-1), spelled so that common exponents cost one op: c = 2 gives
+    # 2x, c = 1 gives 1, and c = 0 gives 0 (not 0 * x**-1, which is nan at x = 0)
+    if exponent == 0:
+        return g * 0.0
+    if exponent == 1:
+        return g
+    if exponent == 2:
+        return g * (x * 2.0)
+    return g * (F.pow(x, exponent - 1) * exponent)
+
+
+pow_scalar_p = Primitive(  # x ** c for a Python number c: the common case, kept cheap
+    "pow_scalar", _silent(lambda x, exponent: x**exponent), saves=(0,)
+)
+pow_scalar_p.backward_name = "PowBackward0"  # PyTorch's names: Tensor ** Scalar is 0,
+pow_p.backward_name = "PowBackward1"  # Tensor ** Tensor is 1
+pow_scalar_p.defvjp(lambda g, out, x, exponent: _pow_scalar_dx(g, x, exponent))
+pow_scalar_p.defjvp(lambda t, out, x, exponent: _pow_scalar_dx(t, x, exponent))
+
+
 def _maximum_mask(x: Any, y: Any) -> Any:
     # d/dx max(x, y) = 1 where x > y, 1/2 on ties (PyTorch splits the gradient evenly), else 0
     return F.where(x > y, 1.0, F.where(x == y, 0.5, 0.0)).to(x.dtype)

@@ -128,6 +128,10 @@ def div(x: Any, y: Any) -> Any:
 
 def pow(x: Any, y: Any) -> Any:
     """x ** y, broadcasting.   d/dx = y * x**(y-1), d/dy = x**y * log(x)."""
+    if type(y) in (int, float) and isinstance(x, Tensor):
+        if isinstance(y, float) and x.data.dtype.kind != "f":
+            x = to(x, _backend.default_float)  # int tensor ** 0.5 is a float, as in PyTorch
+        return bind(E.pow_scalar_p, (x,), {"exponent": y})
     return _binary(E.pow_p, x, y, "pow")
 
 
