@@ -586,12 +586,6 @@ def test_dropping_the_graph_frees_it_without_backward() -> None:
     assert all(r() is None for r in refs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a node keeps every input Tensor until backward, also those its rule does not read "
-    "(add, sum: only shapes needed), so the forward's peak memory holds all intermediates; "
-    "PyTorch frees them",
-)
 def test_graph_does_not_hold_unsaved_intermediates() -> None:
     x = f64(np.ones(1000))
     t = x * 2

@@ -32,7 +32,7 @@ from typing import Any
 
 from chainrule._backend import xp
 from chainrule.autograd.grad_mode import STATE
-from chainrule.autograd.node import Node
+from chainrule.autograd.node import Node, SavedMeta
 
 Rule = Callable[..., Any]
 
@@ -139,16 +139,30 @@ def _forward_error(prim: Primitive, args: tuple, err: Exception) -> Exception:
 
 def record(prim: Primitive, args: tuple, params: dict, out: Any) -> Node:
     """Attach a new graph node to ``out``: edges, saved versions, optional forward stack."""
-    for a in args:
+    saves = prim.saves
+    edges = []
+    kept = None  # args, with intermediates the rule never reads replaced by their shapes
+    for i, a in enumerate(args):
         if a._view_hist is not None and a._vc[1] != a._view_hist:
             raise stale_view_error(a)
-    node = Node(prim, args, params, out.data if prim.saves_out else None)
+        fn = a.grad_fn
+        if fn is not None:
+            edges.append(fn)
+            if i not in saves:
+                # Holding an intermediate the rule does not need would keep its memory alive
+                # until backward (x @ w in x @ w + b); PyTorch frees it, so do we.
+                if kept is None:
+                    kept = list(args)
+                kept[i] = SavedMeta(a.shape, a.dtype)
+        else:
+            edges.append(a if a.requires_grad else None)
+    node = Node(prim, args if kept is None else tuple(kept), params, None)
+    if prim.saves_out:
+        node.out_data = out.data
     # Edges are fixed now: a later in-place op that gives an input new history must not
     # re-route this node's gradient.
-    node.edges = tuple(
-        [a.grad_fn if a.grad_fn is not None else (a if a.requires_grad else None) for a in args]
-    )
-    if prim.saves:
+    node.edges = tuple(edges)
+    if saves:
         saved = []
         for i in prim.saves:
             cell = args[i]._vc
