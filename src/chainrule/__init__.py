@@ -7,7 +7,8 @@
 tensor([[2., 4.]])
 """
 
-from chainrule import autograd, func
+# The kit sits on top of the tensor engine, so it is imported after it.
+from chainrule import autograd, data, func, nn, optim, utils
 from chainrule._backend import bool_, float16, float32, float64, int32, int64
 from chainrule.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.creation import (
@@ -28,6 +29,7 @@ from chainrule.creation import (
     zeros,
     zeros_like,
 )
+from chainrule.io import load, save
 from chainrule.ops.functions import (
     abs,
     add,

@@ -2,6 +2,9 @@
 
 Part 1 trains the lesson's scalar engine: a micrograd-style MLP on make_moons, every weight a
 ``Value`` and every multiply a graph node, with the max-margin loss from micrograd's demo.
+Part 2 trains tensor networks on scikit-learn's handwritten digits: an MLP and a small CNN.
+Part 3 shows the transforms: forward vs reverse mode on the lesson's two shapes of problem,
+and a Hessian-vector product checked against the full Hessian.
 """
 
 from __future__ import annotations
@@ -61,4 +64,49 @@ def main(argv: list[str] | None = None) -> int:
         f"accuracy {result['accuracy']:.0%} in {result['seconds']:.2f} s "
         f"({result['ms_per_step']:.1f} ms per step)"
     )
+
+    print("\nchainrule tour — part 2: tensors, nn and optim on handwritten digits (8x8)")
+    try:
+        from chainrule.train import train_digits_cnn, train_digits_mlp
+    except ImportError as err:  # scikit-learn ships the digits: pip install chainrule[data]
+        print(f"  skipped: {err}")
+    else:
+        epochs = {"epochs": 3} if args.quick else {}
+        for name, train in (("MLP", train_digits_mlp), ("CNN", train_digits_cnn)):
+            r = train(**epochs)
+            print(
+                f"  {name}: test accuracy {r['test_accuracy']:.2%} after "
+                f"{r['epochs']} epochs ({r['parameters']:,} parameters) in {r['seconds']:.1f} s"
+            )
+
+    print("\nchainrule tour — part 3: forward vs reverse mode, Hessian-vector products")
+    _transforms_part()
     return 0
+
+
+def _transforms_part() -> None:
+    """The lesson's asymmetry, measured: few inputs -> forward mode, one output -> reverse."""
+    import chainrule as cr
+
+    cr.manual_seed(0)
+    W = cr.randn(20000, 4)
+    few_in = lambda x: (W @ x).tanh()  # noqa: E731  R^4 -> R^20000
+    x4 = cr.randn(4)
+    for mode, jac in (("jacfwd", cr.func.jacfwd), ("jacrev", cr.func.jacrev)):
+        start = time.perf_counter()
+        J = jac(few_in)(x4)
+        ms = 1000 * (time.perf_counter() - start)
+        print(f"  R^4 -> R^20000, {mode}: Jacobian {tuple(J.shape)} in {ms:.1f} ms")
+    many_in = lambda x: (x.tanh() ** 2).sum()  # noqa: E731  R^100000 -> R
+    x = cr.randn(100000)
+    start = time.perf_counter()
+    g = cr.func.grad(many_in)(x)
+    ms = 1000 * (time.perf_counter() - start)
+    print(f"  R^100000 -> R, grad (one reverse sweep): {tuple(g.shape)} in {ms:.2f} ms")
+    A = cr.randn(50, 50, dtype=cr.float64)
+    f = lambda x: ((A @ x).tanh() ** 2).sum()  # noqa: E731
+    x50, v = cr.randn(50, dtype=cr.float64), cr.randn(50, dtype=cr.float64)
+    _, hv = cr.func.hvp(f, (x50,), (v,))
+    H = cr.func.hessian(f)(x50)
+    err = float((hv - H @ v).abs().max())
+    print(f"  hvp (forward-over-reverse) vs hessian @ v, n=50: max difference {err:.1e}")

@@ -1,0 +1,187 @@
+"""``Optimizer``: parameter groups, per-parameter state, zero_grad and state dicts.
+
+Subclasses implement ``step`` by updating ``p.data`` (the NumPy array) in place: the update is
+not part of any graph, so it runs outside autograd, and each updated parameter's version is
+bumped, as an in-place ``p.add_()`` under ``no_grad`` would in PyTorch (a graph that saved
+the old value then refuses to backward).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chainrule._backend import xp
+from chainrule.ops import _primitive
+from chainrule.tensor import Tensor
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+def bump(p: Tensor) -> None:
+    """Record an in-place change of ``p`` (its saved copies in graphs are now stale)."""
+    _primitive.version_cell(p)[0] += 1
+
+
+class Optimizer:
+    """Base class: ``param_groups`` (lists of parameters with their hyperparameters) and
+    ``state`` (per-parameter buffers such as momentum), as PyTorch's."""
+
+    def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or "
+                f"dicts, but got {type(params).__name__}"
+            )
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own hyperparameters (others from defaults)."""
+        group = dict(param_group)
+        params = group["params"]
+        group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        for p in group["params"]:
+            if not isinstance(p, Tensor):
+                raise TypeError(
+                    f"optimizer can only optimize Tensors, but one of the params is "
+                    f"{type(p).__name__}"
+                )
+            if p.grad_fn is not None:
+                raise ValueError("can't optimize a non-leaf Tensor")
+        for name, default in self.defaults.items():
+            if default is required and name not in group:
+                raise ValueError(f"parameter group didn't specify a value of required {name}")
+            group.setdefault(name, default)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in group["params"]):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of all optimized parameters (to None by default)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad = p.grad.detach()
+                    p.grad.data[...] = 0
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        raise NotImplementedError
+
+    def _closure_loss(self, closure: Callable[[], Any] | None) -> Any:
+        if closure is None:
+            return None
+        from chainrule.autograd.grad_mode import enable_grad
+
+        with enable_grad():
+            return closure()
+
+    # --- state dict ---------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"state": {index: {name: value}}, "param_groups": [{..., "params": [index]}]}``:
+        parameters are referred to by their position across groups, as in PyTorch."""
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            ids = []
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+                ids.append(index[id(p)])
+            packed["params"] = ids
+            groups.append(packed)
+        state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore hyperparameters and buffers saved by ``state_dict`` (possibly after
+        ``chainrule.save``/``load``: arrays become Tensors, string keys become indices)."""
+        groups = state_dict["param_groups"]
+        if isinstance(groups, dict):  # saved through cr.save: a dict keyed "0", "1", ...
+            groups = [groups[k] for k in sorted(groups, key=int)]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(
+                f"loaded state dict has {len(groups)} parameter groups, but the optimizer "
+                f"has {len(self.param_groups)}"
+            )
+        id_map: dict[int, Tensor] = {}
+        for saved, group in zip(groups, self.param_groups):
+            ids = [int(i) for i in _as_list(saved["params"])]
+            if len(ids) != len(group["params"]):
+                raise ValueError(
+                    f"loaded state dict contains a parameter group of {len(ids)} parameters "
+                    f"that doesn't match the size of optimizer's group ({len(group['params'])})"
+                )
+            id_map.update(zip(ids, group["params"]))
+        self.state = {}
+        for key, values in state_dict["state"].items():
+            p = id_map.get(int(key))
+            if p is None:
+                continue
+            self.state[p] = {name: _cast_state(v, p, name) for name, v in values.items()}
+        for saved, group in zip(groups, self.param_groups):
+            for name, value in saved.items():
+                if name != "params":
+                    group[name] = _plain(value, self.defaults.get(name))
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(group):
+                if key != "params":
+                    lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, Tensor):
+        return value.data.reshape(-1).tolist()
+    if isinstance(value, xp.ndarray):
+        return value.reshape(-1).tolist()
+    return list(value)
+
+
+def _plain(value: Any, like: Any) -> Any:
+    """A hyperparameter back in the type of its default (tuples of betas, floats, bools)."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if isinstance(value, xp.ndarray):
+        value = value.item() if value.ndim == 0 else tuple(value.tolist())
+    if isinstance(like, tuple) and isinstance(value, list):
+        value = tuple(value)
+    return value
+
+
+def _cast_state(value: Any, p: Tensor, name: str) -> Any:
+    """Optimizer buffers take the parameter's dtype (as PyTorch), copied so that the loaded
+    dict and the optimizer do not share memory; scalars such as ``step`` stay scalars."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if isinstance(value, xp.ndarray):
+        if value.ndim == 0 and name == "step":
+            return value.item()
+        dtype = p.data.dtype if value.dtype.kind == "f" else value.dtype
+        return Tensor(value.astype(dtype, copy=True))
+    return value

@@ -1,0 +1,114 @@
+"""RMSprop (Hinton's lecture 6e), with optional momentum and centering."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chainrule._backend import xp
+from chainrule.optim.optimizer import Optimizer, bump
+from chainrule.tensor import Tensor
+
+
+class RMSprop(Optimizer):
+    """RMSprop, step for step PyTorch's formulas:
+
+        g = g + weight_decay * p
+        s = alpha * s + (1 - alpha) * g * g
+        a = sqrt(s - m * m) + eps with m = m + (1 - alpha) * (g - m)   (centered)
+        a = sqrt(s) + eps                                               (otherwise)
+        b = momentum * b + g / a;  p = p - lr * b                       (momentum > 0)
+        p = p - lr * g / a                                              (otherwise)
+
+    >>> import chainrule as cr
+    >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = RMSprop([w], lr=0.01)
+    >>> (w * w).sum().backward()
+    >>> opt.step()                    # first step: lr * g / sqrt(0.01 g^2) = 10 lr * sign(g)
+    >>> w
+    tensor([ 0.9000, -1.9000], requires_grad=True)
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if eps < 0.0:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if alpha < 0.0:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+        defaults = {
+            "lr": lr,
+            "alpha": alpha,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "momentum": momentum,
+            "centered": centered,
+            "maximize": maximize,
+        }
+        super().__init__(params, defaults)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; returns ``closure()`` if given."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+            weight_decay, momentum, centered = (
+                group["weight_decay"],
+                group["momentum"],
+                group["centered"],
+            )
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad.data
+                if group["maximize"]:
+                    g = -g
+                state = self.state.get(p)
+                if not state:
+                    state = self.state[p] = {
+                        "step": 0,
+                        "square_avg": Tensor(xp.zeros_like(p.data)),
+                    }
+                    if momentum > 0:
+                        state["momentum_buffer"] = Tensor(xp.zeros_like(p.data))
+                    if centered:
+                        state["grad_avg"] = Tensor(xp.zeros_like(p.data))
+                state["step"] += 1
+                if weight_decay != 0:
+                    g = g + weight_decay * p.data
+                square_avg = state["square_avg"].data
+                square_avg *= alpha
+                square_avg += (1 - alpha) * (g * g)
+                if centered:
+                    grad_avg = state["grad_avg"].data
+                    grad_avg += (1 - alpha) * (g - grad_avg)
+                    avg = xp.sqrt(square_avg - grad_avg * grad_avg)
+                else:
+                    avg = xp.sqrt(square_avg)
+                avg += eps
+                if momentum > 0:
+                    buf = state["momentum_buffer"].data
+                    buf *= momentum
+                    buf += g / avg
+                    p.data -= lr * buf
+                else:
+                    update = xp.divide(g, avg, out=avg)
+                    update *= lr
+                    p.data -= update
+                bump(p)
+        return loss
