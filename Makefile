@@ -18,8 +18,10 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@ $(VENV)/.demo
 
+# Peers to compare against: torch==2.13.0 exactly (the CPU build; any other spec pulls a
+# multi-GB CUDA build), micrograd, mygrad, HIPS autograd and JAX.
 $(VENV)/.bench: pyproject.toml $(VENV)/.dev
-	$(BIN)/pip install -q -e ".[bench]"
+	$(BIN)/pip install -q -e ".[bench]" torch==2.13.0 jax
 	touch $@
 
 demo: $(VENV)/.demo

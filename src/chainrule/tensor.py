@@ -144,7 +144,7 @@ class Tensor:
                 "compute it under no_grad()."
             )
         if gradient is None:
-            if self.numel() != 1:
+            if self.data.size != 1:
                 raise RuntimeError(
                     f"backward: grad can be implicitly created only for scalar outputs, but "
                     f"this tensor has shape {tuple(self.shape)}. Reduce it first (.sum(), "

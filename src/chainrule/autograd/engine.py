@@ -212,7 +212,8 @@ def _leaf_hooks(leaf: Any, g: Any) -> Any:
 
 def _accumulate(leaf: Any, g: Any, handed_out: set[int], create_graph: bool) -> None:
     """``leaf.grad += g`` with PyTorch's semantics, running the leaf's hooks first."""
-    g = _leaf_hooks(leaf, g)
+    if leaf._hooks:
+        g = _leaf_hooks(leaf, g)
     if leaf.grad is None:
         data = g.data
         if id(data) in handed_out or data.base is not None or not data.flags.writeable:

@@ -76,13 +76,10 @@ class Node:
         Rules of the others (add, sum, reshape...) only need shapes, kept as ``SavedMeta``,
         so a graph of such ops can be backpropagated again, as in PyTorch.
         """
-        inputs = self.inputs
-        if inputs is None:
-            return
         prim = self.prim
         if prim.saves or prim.saves_out:
             self.inputs = None
             self.out_data = None
             self.freed = True
-        else:
-            self.inputs = tuple([SavedMeta(x.shape, x.dtype) for x in inputs])
+        # Otherwise nothing to drop: record() already replaced the intermediates among the
+        # inputs by their shapes; what is left are leaves, which their owner keeps alive.

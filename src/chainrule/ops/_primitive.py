@@ -102,9 +102,11 @@ def bind(prim: Primitive, args: tuple, params: dict) -> Any:
 def eager(prim: Primitive, args: tuple, params: dict) -> Any:
     """Run the forward implementation; record a node if some input requires grad."""
     try:
-        if len(args) == 2:  # the common case, unrolled: this is the hottest path
+        if len(args) == 2:  # the common case, unrolled (and wrap inlined): the hottest path
             x, y = args
-            out = wrap(prim.impl(x.data, y.data, **params))
+            data = prim.impl(x.data, y.data, **params)
+            out = _new(_Tensor)
+            out.data = data if data.__class__ is _ndarray else xp.asarray(data)
             if STATE.grad_enabled and (x.requires_grad or y.requires_grad):
                 record(prim, args, params, out)
             return out

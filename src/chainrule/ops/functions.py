@@ -98,6 +98,11 @@ def add(x: Any, y: Any, alpha: float = 1) -> Any:
     """x + alpha * y, broadcasting.   d/dx = 1, d/dy = alpha."""
     if alpha != 1:
         y = mul(y, alpha)
+    try:  # the fast path of _binary, inlined for the most common ops
+        if x.data.dtype is y.data.dtype:
+            return bind(E.add_p, (x, y), {})
+    except AttributeError:
+        pass
     return _binary(E.add_p, x, y, "add")
 
 
@@ -110,6 +115,11 @@ def sub(x: Any, y: Any, alpha: float = 1) -> Any:
 
 def mul(x: Any, y: Any) -> Any:
     """x * y, broadcasting.   d/dx = y, d/dy = x."""
+    try:
+        if x.data.dtype is y.data.dtype:
+            return bind(E.mul_p, (x, y), {})
+    except AttributeError:
+        pass
     return _binary(E.mul_p, x, y, "mul")
 
 
