@@ -4,7 +4,7 @@ without forming the Hessian; reported with its ratio to one gradient (the theory
 from __future__ import annotations
 
 import numpy as np
-from _common import machine, peer, report, timeit
+from _common import THREADS, limit_threads, machine, peer, report, timeit
 
 import chainrule as cr
 
@@ -30,7 +30,6 @@ def main() -> list[tuple[str, float]]:
     grad_t = timeit(lambda: cr.func.grad(f)(xt))
     torch = peer("torch")
     if torch is not None:
-        torch.set_num_threads(len(__import__("os").sched_getaffinity(0)))
         Ao, xo, vo = map(torch.tensor, (A, x, v))
         fo = lambda x: ((Ao @ x).tanh() ** 2).sum()  # noqa: E731
         rows.append(
@@ -60,5 +59,6 @@ def main() -> list[tuple[str, float]]:
 
 
 if __name__ == "__main__":
+    limit_threads(THREADS)
     print(machine())
     main()

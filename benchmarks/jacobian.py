@@ -12,7 +12,7 @@ Also: jacrev of f1 (needs a 50000 x 50000 basis, 10 GB in float32: chunked) and 
 from __future__ import annotations
 
 import numpy as np
-from _common import machine, peer, report, timeit
+from _common import THREADS, limit_threads, machine, peer, report, timeit
 
 import chainrule as cr
 
@@ -112,7 +112,6 @@ def main() -> dict[str, list[tuple[str, float]]]:
     libs = {"hand-derived NumPy": numpy_rows(), "chainrule": chainrule_rows()}
     torch = peer("torch")
     if torch is not None:
-        torch.set_num_threads(len(__import__("os").sched_getaffinity(0)))
         libs["torch.func"] = torch_rows(torch)
     jax = peer("jax")
     if jax is not None:
@@ -137,5 +136,6 @@ def main() -> dict[str, list[tuple[str, float]]]:
 
 
 if __name__ == "__main__":
+    limit_threads(THREADS)
     print(machine())
     main()

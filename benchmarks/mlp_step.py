@@ -1,6 +1,9 @@
 """One SGD training step of an MLP classifier (forward, cross-entropy, backward, update),
 float32, at three sizes, for chainrule, the hand-written NumPy step (the floor) and peers.
 
+chainrule and PyTorch run what their ``nn.Linear`` runs (``F.linear``: one fused node per
+layer) and their fused cross-entropy; the peers without those use matmul, add, log-softmax.
+
 tiny: batch 32, 64-32-10;  small: batch 64, 784-128-10;  medium: batch 256, 784-512-512-10.
 """
 
@@ -10,7 +13,7 @@ import functools
 import itertools
 
 import numpy as np
-from _common import machine, peer, report, timeit
+from _common import compare, machine, peer, report
 
 import chainrule as cr
 
@@ -72,26 +75,25 @@ def numpy_step(params: list[np.ndarray], x: np.ndarray, y: np.ndarray) -> float:
     return float(loss)
 
 
+def linear_layout(params: list[np.ndarray]) -> list[np.ndarray]:
+    """Weights as (out, in), as nn.Linear and F.linear keep them."""
+    return [p.T.copy() if p.ndim == 2 else p.copy() for p in params]
+
+
 def chainrule_setup(params: list[np.ndarray], x: np.ndarray, y: np.ndarray):
-    try:
-        from chainrule.nn.functional import cross_entropy
-    except ImportError:
-        cross_entropy = None
-    ps = [cr.tensor(p.copy(), requires_grad=True) for p in params]
+    from chainrule.nn.functional import cross_entropy, linear
+
+    ps = [cr.tensor(p, requires_grad=True) for p in linear_layout(params)]
     xt, yt = cr.tensor(x), cr.tensor(y)
-    rows = cr.arange(x.shape[0])
 
     def step() -> None:
         h = xt
         n_layers = len(ps) // 2
         for k in range(n_layers):
-            h = h @ ps[2 * k] + ps[2 * k + 1]
+            h = linear(h, ps[2 * k], ps[2 * k + 1])  # what nn.Linear runs
             if k < n_layers - 1:
                 h = h.relu()
-        if cross_entropy is not None:
-            loss = cross_entropy(h, yt)
-        else:
-            loss = -h.log_softmax(dim=1)[rows, yt].mean()
+        loss = cross_entropy(h, yt)
         for p in ps:
             p.grad = None
         loss.backward()
@@ -104,7 +106,7 @@ def chainrule_setup(params: list[np.ndarray], x: np.ndarray, y: np.ndarray):
 
 
 def torch_setup(torch, params, x, y):
-    ps = [torch.tensor(p.copy(), requires_grad=True) for p in params]
+    ps = [torch.tensor(p, requires_grad=True) for p in linear_layout(params)]
     xt, yt = torch.tensor(x), torch.tensor(y)
     F = torch.nn.functional
 
@@ -112,7 +114,7 @@ def torch_setup(torch, params, x, y):
         h = xt
         n_layers = len(ps) // 2
         for k in range(n_layers):
-            h = h @ ps[2 * k] + ps[2 * k + 1]
+            h = F.linear(h, ps[2 * k], ps[2 * k + 1])  # what nn.Linear runs
             if k < n_layers - 1:
                 h = h.relu()
         loss = F.cross_entropy(h, yt)
@@ -203,8 +205,6 @@ def jax_setup(jax, params, x, y):
 def main(sizes: list[str] | None = None) -> dict[str, list[tuple[str, float]]]:
     results = {}
     torch, mg, ag, jax = peer("torch"), peer("mygrad"), peer("autograd"), peer("jax")
-    if torch is not None:
-        torch.set_num_threads(len(__import__("os").sched_getaffinity(0)))
     for name in sizes or list(SIZES):
         batch, widths = SIZES[name]
         rng = np.random.default_rng(1)
@@ -212,17 +212,19 @@ def main(sizes: list[str] | None = None) -> dict[str, list[tuple[str, float]]]:
         y = rng.integers(0, widths[-1], batch)
         params = make_params(widths)
         np_params = [p.copy() for p in params]
-        rows = [("hand-written NumPy", timeit(functools.partial(numpy_step, np_params, x, y)))]
-        rows.append(("chainrule", timeit(chainrule_setup(params, x, y))))
+        fns = {
+            "hand-written NumPy": functools.partial(numpy_step, np_params, x, y),
+            "chainrule": chainrule_setup(params, x, y),
+        }
         if torch is not None:
-            rows.append(("PyTorch eager", timeit(torch_setup(torch, params, x, y))))
+            fns["PyTorch eager"] = torch_setup(torch, params, x, y)
         if mg is not None:
-            rows.append(("mygrad", timeit(mygrad_setup(mg, params, x, y))))
+            fns["mygrad"] = mygrad_setup(mg, params, x, y)
         if ag is not None:
-            anp = peer("autograd.numpy")
-            rows.append(("HIPS autograd", timeit(autograd_setup(ag, anp, params, x, y))))
-        if jax is not None:
-            rows.append(("JAX (no jit)", timeit(jax_setup(jax, params, x, y))))
+            fns["HIPS autograd"] = autograd_setup(ag, peer("autograd.numpy"), params, x, y)
+        rows = compare(fns)
+        if jax is not None:  # alone: XLA's spinning worker threads would slow the others
+            rows += compare({"JAX (no jit)": jax_setup(jax, params, x, y)}, rounds=5)
         report(f"MLP step {name}: batch {batch}, {widths}", rows, "ms", "PyTorch eager")
         results[name] = rows
     return results

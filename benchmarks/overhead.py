@@ -8,7 +8,7 @@ derivative done by hand) is the floor.
 from __future__ import annotations
 
 import numpy as np
-from _common import machine, peer, report, timeit
+from _common import THREADS, compare, limit_threads, machine, peer, report
 
 import chainrule as cr
 
@@ -23,7 +23,7 @@ def main() -> list[tuple[str, float]]:
     rng = np.random.default_rng(0)
     a_np = rng.standard_normal(4).astype(np.float32)
     b_np = rng.standard_normal(4).astype(np.float32)
-    rows = [("hand-written NumPy", timeit(lambda: numpy_floor(a_np, b_np)))]
+    fns = {"hand-written NumPy": lambda: numpy_floor(a_np, b_np)}
 
     a = cr.tensor(a_np, requires_grad=True)
     b = cr.tensor(b_np, requires_grad=True)
@@ -32,11 +32,10 @@ def main() -> list[tuple[str, float]]:
         a.grad = b.grad = None
         (a * b + a).sum().backward()
 
-    rows.append(("chainrule", timeit(chainrule_step)))
+    fns["chainrule"] = chainrule_step
 
     torch = peer("torch")
     if torch is not None:
-        torch.set_num_threads(1)
         ta = torch.tensor(a_np, requires_grad=True)
         tb = torch.tensor(b_np, requires_grad=True)
 
@@ -44,7 +43,7 @@ def main() -> list[tuple[str, float]]:
             ta.grad = tb.grad = None
             (ta * tb + ta).sum().backward()
 
-        rows.append(("PyTorch eager", timeit(torch_step)))
+        fns["PyTorch eager"] = torch_step
 
     mygrad = peer("mygrad")
     if mygrad is not None:
@@ -53,25 +52,29 @@ def main() -> list[tuple[str, float]]:
         def mygrad_step() -> None:
             (ma * mb + ma).sum().backward()
 
-        rows.append(("mygrad", timeit(mygrad_step)))
+        fns["mygrad"] = mygrad_step
 
     autograd = peer("autograd")
     if autograd is not None:
         anp = peer("autograd.numpy")
         g = autograd.grad(lambda a, b: anp.sum(a * b + a), argnum=(0, 1))
-        rows.append(("HIPS autograd", timeit(lambda: g(a_np, b_np))))
+        fns["HIPS autograd"] = lambda: g(a_np, b_np)
 
     jax = peer("jax")
     if jax is not None:
         jnp = jax.numpy
         ja, jb = jnp.asarray(a_np), jnp.asarray(b_np)
         jg = jax.value_and_grad(lambda a, b: jnp.sum(a * b + a), argnums=(0, 1))
-        rows.append(("JAX (no jit)", timeit(lambda: jax.block_until_ready(jg(ja, jb)))))
+        jax_fn = lambda: jax.block_until_ready(jg(ja, jb))  # noqa: E731
 
+    rows = compare(fns)
+    if jax is not None:  # alone: XLA's spinning worker threads would slow the others
+        rows += compare({"JAX (no jit)": jax_fn}, rounds=5)
     report("(a*b + a).sum() fwd+bwd, shape (4,)", rows, "us", "PyTorch eager")
     return rows
 
 
 if __name__ == "__main__":
+    limit_threads(THREADS)
     print(machine())
     main()

@@ -8,11 +8,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import machine
+from _common import THREADS, limit_threads, machine
 
 MODULES = ["scalar", "overhead", "mlp_step", "jacobian", "hvp", "train_digits", "memory"]
 
 if __name__ == "__main__":
+    limit_threads(THREADS)
     print(machine())
     for name in sys.argv[1:] or MODULES:
         if not (Path(__file__).parent / f"{name}.py").exists():

@@ -89,6 +89,12 @@ def _broadcast_rule(level: BatchLevel, prim: Primitive, values: list, batched: l
     return bind(prim, tuple(_align(values, batched, rank)), params)
 
 
+def _mask_rule(level: BatchLevel, prim: Primitive, values: list, batched: list, params: dict):
+    # the mask (a parameter) broadcasts like an operand: align g's dims with it too
+    rank = max(_rank(values[0], batched[0]), params["mask"].ndim)
+    return bind(prim, tuple(_align(values, batched, rank)), params)
+
+
 def _shift_dims(dims: Any) -> Any:
     if dims is None:
         return None
@@ -251,6 +257,7 @@ for _p in (R.sum_p, R.amax_p, R.amin_p, R.logsumexp_p):
     RULES[_p] = _reduce_rule
 RULES.update(
     {
+        E.mask_p: _mask_rule,
         N.softmax_p: _softmax_rule,
         N.log_softmax_p: _softmax_rule,
         S.reshape_p: _reshape_rule,

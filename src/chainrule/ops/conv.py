@@ -22,11 +22,15 @@ d/dx = g @ w, d/dw = g^T x, d/db = sum(g) over the batch.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from chainrule._backend import xp
 from chainrule.ops import functions as F  # rules use the public ops (cycle: resolved at call)
+from chainrule.ops import reduce as R
+from chainrule.ops import shape as S
 from chainrule.ops._primitive import Primitive, bind
+from chainrule.ops.linalg import _mm
 
 _as_strided = xp.lib.stride_tricks.as_strided
 
@@ -194,21 +198,32 @@ def _linear_impl(x: Any, w: Any, *bias: Any) -> Any:
     return out
 
 
+def _rows(a: Any, width: int) -> Any:
+    """``a`` as a matrix of ``width`` columns: leading (batch) dims merged into rows."""
+    return a if a.ndim == 2 else S.reshape(a, (math.prod(a.shape[:-1]), width))
+
+
 def _linear_dw(g: Any, out: Any, x: Any, w: Any, *bias: Any) -> Any:
     # d/dw = g^T x, summed over every leading (batch) dim
-    g2, x2 = F.reshape(g, (-1, w.shape[0])), F.reshape(x, (-1, w.shape[1]))
-    return F.matmul(F.transpose(g2, 0, 1), x2)
+    g2, x2 = _rows(g, w.shape[0]), _rows(x, w.shape[1])
+    return _mm(S.permute(g2, (1, 0)), x2)
 
 
+def _linear_db(g: Any, out: Any, x: Any, w: Any, b: Any) -> Any:
+    # d/db = g summed over every leading (batch) dim
+    return bind(R.sum_p, (_rows(g, b.shape[0]),), {"dim": (0,), "keepdim": False})
+
+
+# (Rules use the internal shape primitives: their arguments are known to be valid.)
 linear_p = Primitive("addmm", _linear_impl, saves=(0, 1))
 linear_p.defvjp(
-    lambda g, out, x, w, *bias: F.matmul(g, w),  # d/dx = g @ w
+    lambda g, out, x, w, *bias: _mm(g, w),  # d/dx = g @ w
     _linear_dw,
-    lambda g, out, x, w, b: F.reshape(F.sum(F.reshape(g, (-1, b.shape[0])), 0), b.shape),
+    _linear_db,
 )
 linear_p.defjvp(
-    lambda t, out, x, w, *bias: F.matmul(t, F.transpose(w, 0, 1)),
-    lambda t, out, x, w, *bias: F.matmul(x, F.transpose(t, 0, 1)),
+    lambda t, out, x, w, *bias: _mm(t, S.permute(w, (1, 0))),
+    lambda t, out, x, w, *bias: _mm(x, S.permute(t, (1, 0))),
     lambda t, out, x, w, b: F.expand(t, (*x.shape[:-1], w.shape[0])),
 )
 

@@ -129,10 +129,10 @@ minimum_p.defjvp(
 where_p = Primitive("where", xp.where, broadcasts=True, saves=(0,))
 # d/dx where(c, x, y) = c, d/dy = not c; the condition is not differentiable
 where_p.defvjp(
-    None, lambda g, out, c, x, y: F.where(c, g, 0.0), lambda g, out, c, x, y: F.where(c, 0.0, g)
+    None, lambda g, out, c, x, y: mask(g, c.data), lambda g, out, c, x, y: mask(g, ~c.data)
 )
 where_p.defjvp(
-    None, lambda t, out, c, x, y: F.where(c, t, 0.0), lambda t, out, c, x, y: F.where(c, 0.0, t)
+    None, lambda t, out, c, x, y: mask(t, c.data), lambda t, out, c, x, y: mask(t, ~c.data)
 )
 
 # --- unary ----------------------------------------------------------------------------------
@@ -184,10 +184,21 @@ softplus_p = unary(  # d/dx softplus(x) = sigmoid(beta x) (1 above the threshold
     lambda x, out, beta, threshold: F.where(x * beta > threshold, 1.0, F.sigmoid(x * beta)),
 )
 
+mask_p = Primitive("mask", lambda g, mask: g * mask, linear=True)
+# g where mask else 0, for a fixed boolean mask (a kink's side, a condition): linear in g, so
+# its VJP and JVP are the same masking. One op where ``where(mask, g, 0.0)`` costs three.
+mask_p.defvjp(lambda g, out, x, mask: F.E.mask(g, mask))
+
+
+def mask(g: Any, mask: Any) -> Any:
+    """``g`` where the boolean array ``mask`` holds, else 0."""
+    return mask_p(g, mask=mask)
+
+
 relu_p = Primitive("relu", lambda x: xp.maximum(x, 0).astype(x.dtype, copy=False), saves=(0,))
 # d/dx relu(x) = 1 if x > 0 else 0 (0 at the kink, as PyTorch)
-relu_p.defvjp(lambda g, out, x: F.where(x > 0, g, 0.0))
-relu_p.defjvp(lambda t, out, x: F.where(x > 0, t, 0.0))
+relu_p.defvjp(lambda g, out, x: mask(g, x.data > 0))
+relu_p.defjvp(lambda t, out, x: mask(t, x.data > 0))
 
 leaky_relu_p = Primitive(
     "leaky_relu",
@@ -209,7 +220,7 @@ def _clamp_pass(x: Any, lo: float | None, hi: float | None) -> Any:
     return inside
 
 
-clamp_p.defvjp(lambda g, out, x, lo, hi: F.where(_clamp_pass(x, lo, hi), g, 0.0))
-clamp_p.defjvp(lambda t, out, x, lo, hi: F.where(_clamp_pass(x, lo, hi), t, 0.0))
+clamp_p.defvjp(lambda g, out, x, lo, hi: mask(g, _clamp_pass(x, lo, hi).data))
+clamp_p.defjvp(lambda t, out, x, lo, hi: mask(t, _clamp_pass(x, lo, hi).data))
 
 # Public functions (operand conversion, promotion) live in chainrule.ops.functions.

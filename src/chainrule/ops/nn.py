@@ -14,14 +14,14 @@ from chainrule.ops._primitive import Primitive
 
 
 def _softmax_impl(x: Any, dim: int) -> Any:
-    e = xp.exp(x - xp.amax(x, axis=dim, keepdims=True))  # shift by the max: no overflow
-    e /= xp.sum(e, axis=dim, keepdims=True)
+    e = xp.exp(x - x.max(axis=dim, keepdims=True))  # shift by the max: no overflow
+    e /= e.sum(axis=dim, keepdims=True)
     return e
 
 
 def _log_softmax_impl(x: Any, dim: int) -> Any:
-    shifted = x - xp.amax(x, axis=dim, keepdims=True)
-    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=dim, keepdims=True))
+    shifted = x - x.max(axis=dim, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
 
 
 softmax_p = Primitive("softmax", _softmax_impl, saves_out=True)
