@@ -3,8 +3,10 @@ without forming the Hessian; reported with its ratio to one gradient (the theory
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from _common import THREADS, limit_threads, machine, peer, report, timeit
+from _common import THREADS, compare, limit_threads, machine, peer, report
 
 import chainrule as cr
 
@@ -25,36 +27,39 @@ def numpy_hvp() -> np.ndarray:
 def main() -> list[tuple[str, float]]:
     At, xt, vt = cr.tensor(A), cr.tensor(x), cr.tensor(v)
     f = lambda x: ((At @ x).tanh() ** 2).sum()  # noqa: E731
-    rows = [("hand-derived NumPy", timeit(numpy_hvp))]
-    rows.append(("chainrule", timeit(lambda: cr.func.hvp(f, (xt,), (vt,)))))
-    grad_t = timeit(lambda: cr.func.grad(f)(xt))
+    fns = {
+        "hand-derived NumPy": numpy_hvp,
+        "chainrule": lambda: cr.func.hvp(f, (xt,), (vt,)),
+        "chainrule grad": lambda: cr.func.grad(f)(xt),  # for the hvp / grad ratio
+    }
     torch = peer("torch")
     if torch is not None:
         Ao, xo, vo = map(torch.tensor, (A, x, v))
         fo = lambda x: ((Ao @ x).tanh() ** 2).sum()  # noqa: E731
-        rows.append(
-            ("torch.func", timeit(lambda: torch.func.jvp(torch.func.grad(fo), (xo,), (vo,))))
-        )
-    jax = peer("jax")
-    if jax is not None:
-        jnp = jax.numpy
-        Aj, xj, vj = map(jnp.asarray, (A, x, v))
-        fj = lambda x: jnp.sum(jnp.tanh(Aj @ x) ** 2)  # noqa: E731
-        with jax.disable_jit():
-            rows.append(
-                (
-                    "JAX (no jit)",
-                    timeit(lambda: jax.block_until_ready(jax.jvp(jax.grad(fj), (xj,), (vj,)))),
-                )
-            )
+        fns["torch.func"] = lambda: torch.func.jvp(torch.func.grad(fo), (xo,), (vo,))
     ag = peer("autograd")
     if ag is not None:
         anp = peer("autograd.numpy")
         fa = lambda x: anp.sum(anp.tanh(A @ x) ** 2)  # noqa: E731
         hvp_a = ag.make_hvp(fa)
-        rows.append(("HIPS autograd", timeit(lambda: hvp_a(x)[0](v))))
+        fns["HIPS autograd"] = lambda: hvp_a(x)[0](v)
+    rows = compare(fns)
+    jax = peer("jax")
+    if jax is not None:  # alone: XLA's spinning worker threads would slow the others
+        jnp = jax.numpy
+        Aj, xj, vj = map(jnp.asarray, (A, x, v))
+        fj = lambda x: jnp.sum(jnp.tanh(Aj @ x) ** 2)  # noqa: E731
+
+        def jax_hvp() -> Any:
+            with jax.disable_jit():
+                return jax.block_until_ready(jax.jvp(jax.grad(fj), (xj,), (vj,)))
+
+        rows += compare({"JAX (no jit)": jax_hvp}, rounds=5)
+    times = dict(rows)
+    grad_t = times.pop("chainrule grad")
+    rows = list(times.items())
     report(f"hvp of sum(tanh(A x)**2), n={N}", rows, "us", "torch.func")
-    print(f"  chainrule hvp / grad = {dict(rows)['chainrule'] / grad_t:.2f}")
+    print(f"  chainrule hvp / grad = {times['chainrule'] / grad_t:.2f}")
     return rows
 
 

@@ -20,4 +20,5 @@ if __name__ == "__main__":
             continue
         print(f"\n===== {name} =====")
         module = importlib.import_module(name)
+        sys.argv = [f"{name}.py"]  # each benchmark parses its own (default) arguments
         module.main()
