@@ -314,19 +314,9 @@ gt = _compare(xp.greater, "gt")
 ge = _compare(xp.greater_equal, "ge")
 
 
-def _logical(fn: Any, name: str) -> Any:
-    def logical(x: Any, y: Any) -> Any:
-        x, y = _binary_operands(x, y, name)
-        return wrap(fn(x.data, y.data))
-
-    logical.__name__ = name
-    logical.__doc__ = f"Elementwise {name.removeprefix('logical_')} as a bool tensor (no gradient)."
-    return logical
-
-
-logical_and = _logical(xp.logical_and, "logical_and")
-logical_or = _logical(xp.logical_or, "logical_or")
-logical_xor = _logical(xp.logical_xor, "logical_xor")
+logical_and = _compare(xp.logical_and, "logical_and")
+logical_or = _compare(xp.logical_or, "logical_or")
+logical_xor = _compare(xp.logical_xor, "logical_xor")
 
 
 def logical_not(x: Any) -> Any:

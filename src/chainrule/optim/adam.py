@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, bump
+from chainrule.optim.optimizer import Optimizer, bump, check_non_negative
 from chainrule.tensor import Tensor
 
 
@@ -42,14 +42,10 @@ class Adam(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_non_negative(learning_rate=lr, epsilon_value=eps)
         if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
             raise ValueError(f"Invalid beta parameters: {betas}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_non_negative(weight_decay_value=weight_decay)
         defaults = {
             "lr": lr,
             "betas": tuple(betas),
@@ -67,12 +63,7 @@ class Adam(Optimizer):
             lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
             beta1, beta2 = group["betas"]
             amsgrad = group["amsgrad"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad.data
-                if group["maximize"]:
-                    g = -g
+            for p, g in self._gradients(group):
                 state = self.state.get(p)
                 if not state:
                     state = self.state[p] = {

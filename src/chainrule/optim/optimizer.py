@@ -24,6 +24,15 @@ class _Required:
 required = _Required()
 
 
+def check_non_negative(**values: float) -> None:
+    """Raise PyTorch's message for a negative hyper-parameter; keyword names use ``_`` for
+    spaces (``learning_rate=lr`` reads "Invalid learning rate: -1")."""
+    for name, value in values.items():
+        if value < 0.0:
+            label = name.replace("_", " ").replace("weight decay value", "weight_decay value")
+            raise ValueError(f"Invalid {label}: {value}")
+
+
 def bump(p: Tensor) -> None:
     """Record an in-place change of ``p`` (its saved copies in graphs are now stale)."""
     _primitive.version_cell(p)[0] += 1
@@ -86,6 +95,15 @@ class Optimizer:
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         raise NotImplementedError
+
+    @staticmethod
+    def _gradients(group: dict[str, Any]) -> Any:
+        """``(p, g)`` for each parameter of ``group`` that has a gradient; ``g`` is the
+        gradient's array, negated when the group maximizes."""
+        for p in group["params"]:
+            if p.grad is not None:
+                g = p.grad.data
+                yield p, (-g if group["maximize"] else g)
 
     def _closure_loss(self, closure: Callable[[], Any] | None) -> Any:
         if closure is None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, bump
+from chainrule.optim.optimizer import Optimizer, bump, check_non_negative
 from chainrule.tensor import Tensor
 
 
@@ -41,16 +41,13 @@ class RMSprop(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if alpha < 0.0:
-            raise ValueError(f"Invalid alpha value: {alpha}")
+        check_non_negative(
+            learning_rate=lr,
+            epsilon_value=eps,
+            momentum_value=momentum,
+            weight_decay_value=weight_decay,
+            alpha_value=alpha,
+        )
         defaults = {
             "lr": lr,
             "alpha": alpha,
@@ -72,12 +69,7 @@ class RMSprop(Optimizer):
                 group["momentum"],
                 group["centered"],
             )
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad.data
-                if group["maximize"]:
-                    g = -g
+            for p, g in self._gradients(group):
                 state = self.state.get(p)
                 if not state:
                     state = self.state[p] = {
