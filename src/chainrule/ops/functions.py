@@ -197,32 +197,29 @@ def _float_input(x: Any, op: str) -> Any:
     return x
 
 
-def _unary(prim: Any, op: str) -> Any:
+def _unary(prim: Any, op: str, doc: str) -> Any:
     def fn(x: Any) -> Any:
         return bind(prim, (_float_input(x, op),), {})
 
-    fn.__name__ = op
+    fn.__name__, fn.__doc__ = op, doc
     return fn
 
 
-exp = _unary(E.exp_p, "exp")
-exp.__doc__ = "e**x.   d/dx exp(x) = exp(x)."
-log = _unary(E.log_p, "log")
-log.__doc__ = "Natural log (nan below 0, -inf at 0, as PyTorch).   d/dx log(x) = 1/x."
-log1p = _unary(E.log1p_p, "log1p")
-log1p.__doc__ = "log(1 + x), accurate near 0.   d/dx log1p(x) = 1/(1 + x)."
-sqrt = _unary(E.sqrt_p, "sqrt")
-sqrt.__doc__ = "Square root.   d/dx sqrt(x) = 1/(2*sqrt(x))."
-sin = _unary(E.sin_p, "sin")
-sin.__doc__ = "Sine.   d/dx sin(x) = cos(x)."
-cos = _unary(E.cos_p, "cos")
-cos.__doc__ = "Cosine.   d/dx cos(x) = -sin(x)."
-tanh = _unary(E.tanh_p, "tanh")
-tanh.__doc__ = "Hyperbolic tangent.   d/dx tanh(x) = 1 - tanh(x)**2."
-sigmoid = _unary(E.sigmoid_p, "sigmoid")
-sigmoid.__doc__ = "1/(1 + e**-x), stable for |x| = 1000.   d/dx = sigmoid(x)*(1 - sigmoid(x))."
-erf = _unary(E.erf_p, "erf")
-erf.__doc__ = "The error function.   d/dx erf(x) = 2/sqrt(pi) * exp(-x**2)."
+exp = _unary(E.exp_p, "exp", "e**x.   d/dx exp(x) = exp(x).")
+log = _unary(
+    E.log_p, "log", "Natural log (nan below 0, -inf at 0, as PyTorch).   d/dx log(x) = 1/x."
+)
+log1p = _unary(E.log1p_p, "log1p", "log(1 + x), accurate near 0.   d/dx log1p(x) = 1/(1 + x).")
+sqrt = _unary(E.sqrt_p, "sqrt", "Square root.   d/dx sqrt(x) = 1/(2*sqrt(x)).")
+sin = _unary(E.sin_p, "sin", "Sine.   d/dx sin(x) = cos(x).")
+cos = _unary(E.cos_p, "cos", "Cosine.   d/dx cos(x) = -sin(x).")
+tanh = _unary(E.tanh_p, "tanh", "Hyperbolic tangent.   d/dx tanh(x) = 1 - tanh(x)**2.")
+sigmoid = _unary(
+    E.sigmoid_p,
+    "sigmoid",
+    "1/(1 + e**-x), stable for |x| = 1000.   d/dx = sigmoid(x)*(1 - sigmoid(x)).",
+)
+erf = _unary(E.erf_p, "erf", "The error function.   d/dx erf(x) = 2/sqrt(pi) * exp(-x**2).")
 
 
 def neg(x: Any) -> Any:
