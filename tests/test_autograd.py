@@ -632,3 +632,13 @@ def test_backward_gradient_is_cast_to_output_dtype() -> None:
     (x * 2).backward(gradient=np.array([1.0, 1.0]))  # a float64 cotangent for a float32 output
     assert x.grad.dtype == np.float32
     np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+
+
+def test_random_fill_of_a_non_leaf_cuts_its_history() -> None:
+    x = cr.ones(3, dtype=cr.float64, requires_grad=True)
+    y = x * 2
+    y.normal_()  # y no longer depends on x: zero gradient, as PyTorch's NormalBackward
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 0.0])
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        x.uniform_()

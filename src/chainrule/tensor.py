@@ -479,31 +479,15 @@ class Tensor:
         """Fill with samples of N(mean, std**2) from chainrule's generator, in place."""
         from chainrule.creation import _rng
 
-        with _NoGradInplace(self):
-            self.data[...] = _rng().normal(mean, std, self.shape)
-        return self
+        # through copy_: a recorded non-leaf gets the history of a constant (zero gradient to
+        # what it was before), as PyTorch's normal_ does
+        return self.copy_(_wrap(_rng().normal(mean, std, self.shape).astype(self.dtype)))
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
         """Fill with samples of U(a, b) from chainrule's generator, in place."""
         from chainrule.creation import _rng
 
-        with _NoGradInplace(self):
-            self.data[...] = _rng().uniform(a, b, self.shape)
-        return self
-
-
-class _NoGradInplace:
-    """Guard for in-place random fills: a leaf under recording must not be refilled."""
-
-    def __init__(self, t: Tensor) -> None:
-        t._record_inplace()
-        self.t = t
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        self.t._bump()
+        return self.copy_(_wrap(_rng().uniform(a, b, self.shape).astype(self.dtype)))
 
 
 class _HookHandle:
