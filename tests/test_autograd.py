@@ -642,3 +642,48 @@ def test_random_fill_of_a_non_leaf_cuts_its_history() -> None:
     np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 0.0])
     with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
         x.uniform_()
+
+
+def test_copies_numpy_marks_with_a_base_are_not_views() -> None:
+    # NumPy sets .base on some copies (fancy indexing, reshape of a transpose): not aliases
+    x = cr.tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
+    y = x * 1
+    v = y[:, [0, 1]]
+    v.mul_(2)  # changes the copy only
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.ones((3, 4)))
+    x.grad = None
+    y = x * 1
+    e = y * y
+    z = y.T.reshape(-1)
+    with cr.no_grad():
+        z.add_(1)  # a copy: e's saved y is untouched
+    e.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, 2 * x.data)
+
+
+def test_casting_to_integers_cuts_the_graph() -> None:
+    x = cr.tensor([1.5, 2.5], requires_grad=True)
+    n = x.long()
+    assert not n.requires_grad and n.grad_fn is None
+    (n.float() * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, 2.0])
+
+
+def test_gradients_never_alias_the_callers_tensors() -> None:
+    a = cr.tensor([1.0, 2.0], requires_grad=True)
+    b = a * 1
+    b.retain_grad()
+    c = b + 0
+    c.retain_grad()
+    g = cr.tensor([1.0, 1.0])
+    c.backward(g)
+    assert b.grad is not c.grad and c.grad is not g
+    assert not np.shares_memory(b.grad.data, c.grad.data)
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    keep = cr.tensor([5.0, 5.0])
+    w.register_hook(lambda grad: keep)
+    (w * 1).sum().backward()
+    (w * 1).sum().backward()
+    np.testing.assert_array_equal(keep.data, [5.0, 5.0])
+    np.testing.assert_array_equal(w.grad.data, [10.0, 10.0])

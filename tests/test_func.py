@@ -200,3 +200,22 @@ def test_in_place_on_a_traced_view_raises():
 
     with pytest.raises(RuntimeError, match="is a view, and its memory was changed in place"):
         func.grad(mutate_view)(f64(2))
+
+
+def test_in_place_change_of_a_saved_constant_inside_grad_raises():
+    def f(x):
+        c = cr.ones(3, dtype=cr.float64)
+        y = (x * c).sum()
+        c.add_(1)  # mul saved c: its gradient would use the new value
+        return y
+
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        func.grad(f)(f64(3))
+
+
+def test_jacobians_of_mixed_integer_and_array_indexing():
+    x = f64(2, 3, 2)
+    f = lambda x: x[[0, 1], :, 0]  # noqa: E731  NumPy moves the advanced dims first
+    expected = numerical_jacobian(f, x)
+    np.testing.assert_allclose(func.jacfwd(f)(x).numpy(), expected, atol=1e-8)
+    np.testing.assert_allclose(func.jacrev(f)(x).numpy(), expected, atol=1e-8)

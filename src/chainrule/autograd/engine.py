@@ -122,20 +122,22 @@ def run_backward(
             g = grads.pop(node, None)
             if g is None:
                 continue  # nothing flowed here (a symbolic zero)
+            if node.freed:
+                raise _freed_error(node)  # before any hook or retained grad sees anything
             if node.hooks:
                 for hook in node.hooks:
                     replaced = hook(g)
                     if replaced is not None:
                         g = replaced
+                        handed_out.add(id(g.data))  # the hook's caller may keep it
             if node.retained is not None:
                 t = node.retained()
                 if t is not None:
-                    t.grad = g if t.grad is None else t.grad + g
-                    handed_out.add(id(g.data))
+                    # a copy: g may be passed on unchanged and end up in another .grad
+                    kept = g.clone() if create_graph else g.detach().clone()
+                    t.grad = kept if t.grad is None else t.grad + g
             if capture and node in capture:
                 captured[node] = g
-            if node.freed:
-                raise _freed_error(node)
             if node.saved:
                 for index, cell, version in node.saved:
                     if cell[0] != version:
@@ -213,7 +215,10 @@ def _leaf_hooks(leaf: Any, g: Any) -> Any:
 def _accumulate(leaf: Any, g: Any, handed_out: set[int], create_graph: bool) -> None:
     """``leaf.grad += g`` with PyTorch's semantics, running the leaf's hooks first."""
     if leaf._hooks:
-        g = _leaf_hooks(leaf, g)
+        hooked = _leaf_hooks(leaf, g)
+        if hooked is not g:
+            handed_out.add(id(hooked.data))  # returned by a hook: its owner may keep it
+        g = hooked
     if leaf.grad is None:
         data = g.data
         if id(data) in handed_out or data.base is not None or not data.flags.writeable:

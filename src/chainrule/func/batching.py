@@ -149,9 +149,10 @@ def _batched_index(index: Any) -> Any | None:
     """The index with a leading full slice for the batch axis, or None where NumPy would move
     the advanced-index dims (non-adjacent advanced indices) and the loop must be used."""
     items = index if isinstance(index, tuple) else (index,)
-    advanced = [
-        k for k, it in enumerate(items) if not isinstance(it, (slice, int, type(None), type(...)))
-    ]
+    arrays = any(not isinstance(it, (slice, int, type(None), type(...))) for it in items)
+    # with an array present, NumPy treats integers as advanced indices too
+    basic = (slice, type(None), type(...)) if arrays else (slice, int, type(None), type(...))
+    advanced = [k for k, it in enumerate(items) if not isinstance(it, basic)]
     if advanced and advanced != list(range(advanced[0], advanced[-1] + 1)):
         return None
     return (slice(None), *items)

@@ -113,8 +113,8 @@ def eager(prim: Primitive, args: tuple, params: dict) -> Any:
         if len(args) == 1:
             x = args[0]
             out = wrap(prim.impl(x.data, **params))
-            if prim.view and out.data.base is not None:
-                mark_view(x, out, prim, params)
+            if prim.view and out.data.base is not None and xp.may_share_memory(out.data, x.data):
+                mark_view(x, out, prim, params)  # NumPy sets .base on some copies too
             if STATE.grad_enabled and x.requires_grad:
                 record(prim, args, params, out)
             return out

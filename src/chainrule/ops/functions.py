@@ -88,6 +88,8 @@ def to(x: Any, dtype: Any) -> Any:
     dtype = xp.dtype(dtype)
     if x.data.dtype == dtype:
         return x
+    if dtype.kind != "f":  # integers and bools carry no gradient: a constant, as in PyTorch
+        return wrap(x.data.astype(dtype))
     return bind(E.cast_p, (x,), {"dtype": dtype})
 
 
