@@ -219,3 +219,25 @@ def test_jacobians_of_mixed_integer_and_array_indexing():
     expected = numerical_jacobian(f, x)
     np.testing.assert_allclose(func.jacfwd(f)(x).numpy(), expected, atol=1e-8)
     np.testing.assert_allclose(func.jacrev(f)(x).numpy(), expected, atol=1e-8)
+
+
+def test_hessian_with_several_argnums_is_the_nested_tuple_of_blocks():
+    g = lambda x, y: (x * x * y).sum() + (x.sin() * y.cos()).sum()  # noqa: E731
+    x, y = f64(2), f64(2, seed=1)
+    H = func.hessian(g, argnums=(0, 1))(x, y)
+    xy = cr.cat([x, y])
+    full = func.hessian(lambda v: g(v[:2], v[2:]))(xy).numpy()
+    for i in range(2):
+        for j in range(2):
+            block = full[2 * i : 2 * i + 2, 2 * j : 2 * j + 2]
+            np.testing.assert_allclose(H[i][j].numpy(), block, rtol=1e-12, atol=1e-12)
+
+
+def test_jacobians_of_pytree_outputs():
+    f = lambda x: {"double": x * 2, "parts": (x.sum(), x[0] * x[1])}  # noqa: E731
+    x = f64(2)
+    for jac in (func.jacfwd, func.jacrev):
+        J = jac(f)(x)
+        np.testing.assert_allclose(J["double"].numpy(), 2 * np.eye(2))
+        np.testing.assert_allclose(J["parts"][0].numpy(), [1.0, 1.0])
+        np.testing.assert_allclose(J["parts"][1].numpy(), x.numpy()[::-1])

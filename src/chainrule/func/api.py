@@ -342,31 +342,43 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
 
     ``f`` is traced once; then all output directions ``e_k`` are pulled back in one batched
     sweep (in chunks when the stacked cotangents would not fit in ``CHUNK_ELEMENTS``).
-    A tuple ``argnums`` gives a tuple of Jacobians.
+    Outputs may be pytrees (each output leaf gets its Jacobian); a tuple ``argnums`` gives a
+    tuple of Jacobians per output leaf, as JAX and torch.func do.
     """
 
     def wrapped(*args: Any) -> Any:
         nums = _argnums_tuple(argnums, len(args), "jacrev")
-        level, out, inputs, _ = _trace_reverse(f, args, nums, "jacrev")
+        level, out, inputs, specs = _trace_reverse(f, args, nums, "jacrev")
         flat = [t for group in inputs for t in group]
-        if not isinstance(out, Tensor):
-            raise TypeError(f"jacrev: f must return a Tensor, got {type(out).__name__}")
-        out_shape = tuple(out.shape)
-        m = math.prod(out_shape)
-        width = max([m] + [t.numel() for t in flat])
-        parts: list[list[Any]] = [[] for _ in flat]
-        for a, b in _chunks(m, width):
-            batch = BatchLevel(b - a)
-            with batch:
-                seeds = batch.wrap(_basis_stack(a, b, out_shape, out.dtype))
-                grads = _sweep(level, [out], [seeds], flat)
-                for j, (g, t) in enumerate(zip(grads, flat)):
-                    parts[j].append(_unbatch(batch, g, tuple(t.shape)))
-        jacs = []
-        for t, p in zip(flat, parts):
-            stacked = p[0] if len(p) == 1 else F.cat(p, 0)
-            jacs.append(F.reshape(stacked, out_shape + tuple(t.shape)))
-        return jacs[0] if isinstance(argnums, int) else tuple(jacs)
+        o_leaves, o_spec = flatten(out)
+        results = []
+        for o in o_leaves:
+            if not isinstance(o, Tensor):
+                raise TypeError(f"jacrev: f must return Tensors, got {type(o).__name__}")
+            out_shape = tuple(o.shape)
+            m = math.prod(out_shape)
+            width = max([m] + [t.numel() for t in flat])
+            parts: list[list[Any]] = [[] for _ in flat]
+            for a, b in _chunks(m, width):
+                batch = BatchLevel(b - a)
+                with batch:
+                    seeds = batch.wrap(_basis_stack(a, b, out_shape, o.dtype))
+                    grads = _sweep(level, [o], [seeds], flat)
+                    for j, (g, t) in enumerate(zip(grads, flat)):
+                        parts[j].append(_unbatch(batch, g, tuple(t.shape)))
+            jacs = []
+            for t, p in zip(flat, parts):
+                if not p:  # an empty output: an empty Jacobian
+                    jacs.append(_wrap(xp.zeros(out_shape + tuple(t.shape), t.dtype)))
+                    continue
+                stacked = p[0] if len(p) == 1 else F.cat(p, 0)
+                jacs.append(F.reshape(stacked, out_shape + tuple(t.shape)))
+            per_arg, pos = [], 0
+            for group, spec in zip(inputs, specs):
+                per_arg.append(unflatten(spec, jacs[pos : pos + len(group)]))
+                pos += len(group)
+            results.append(per_arg[0] if isinstance(argnums, int) else tuple(per_arg))
+        return unflatten(o_spec, results)
 
     return wrapped
 
@@ -375,14 +387,16 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
     """The Jacobian of ``f`` in forward mode, shape ``out.shape + in.shape``.
 
     All input directions ``e_k`` are pushed forward in one batched ``jvp`` pass (in chunks
-    when the stacked tangents would not fit in ``CHUNK_ELEMENTS``). A tuple ``argnums`` gives
-    a tuple of Jacobians.
+    when the stacked tangents would not fit in ``CHUNK_ELEMENTS``). Outputs may be pytrees
+    (each output leaf gets its Jacobian); a tuple ``argnums`` gives a tuple of Jacobians per
+    output leaf, so ``hessian(f, argnums=(0, 1))`` is the nested tuple of blocks.
     """
 
     def wrapped(*args: Any) -> Any:
         nums = _argnums_tuple(argnums, len(args), "jacfwd")
         args = list(args)
-        jacs = []
+        per_arg = []
+        o_spec: Any = None
         for n in nums:
             x = _to_tensor(args[n], "jacfwd")
             _check_float(x, "jacfwd", f"argument {n}")
@@ -394,27 +408,39 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
                 return f(*call)
 
             k = math.prod(in_shape)
-            out_shape: tuple[int, ...] | None = None
-            parts = []
-            # width: the per-direction size of the stacked tangents; outputs are not known
-            # before the first pass, so chunks are sized by the input until then
+            parts: list[list[Any]] | None = None
+            shapes: list[tuple[int, ...]] = []
+            # chunks are sized by the input: outputs are not known before the first pass
             for a, b in _chunks(k, max(k, 1)):
                 batch = BatchLevel(b - a)
                 with batch:
-                    out, t_out = jvp(
-                        f_n, (x,), (batch.wrap(_basis_stack(a, b, in_shape, x.dtype)),)
-                    )
-                    out_shape = tuple(out.shape)
-                    parts.append(_unbatch(batch, t_out, out_shape))
-            if out_shape is None:  # no input entries: an empty Jacobian
-                out_shape = tuple(f_n(x).shape)
-                jacs.append(_wrap(xp.zeros(out_shape + in_shape, x.dtype)))
+                    seeds = batch.wrap(_basis_stack(a, b, in_shape, x.dtype))
+                    out, t_out = jvp(f_n, (x,), (seeds,))
+                    o_leaves, o_spec = flatten(out)
+                    t_leaves, _ = flatten(t_out)
+                    shapes = [tuple(o.shape) for o in o_leaves]
+                    if parts is None:
+                        parts = [[] for _ in o_leaves]
+                    for j, (t, shape) in enumerate(zip(t_leaves, shapes)):
+                        parts[j].append(_unbatch(batch, t, shape))
+            if parts is None:  # no input entries: empty Jacobians
+                o_leaves, o_spec = flatten(f_n(x))
+                per_arg.append(
+                    [_wrap(xp.zeros(tuple(o.shape) + in_shape, x.dtype)) for o in o_leaves]
+                )
                 continue
-            stacked = parts[0] if len(parts) == 1 else F.cat(parts, 0)  # (k, *out_shape)
-            nd = len(out_shape)
-            moved = F.permute(stacked, (*range(1, nd + 1), 0)) if nd else stacked
-            jacs.append(F.reshape(moved, out_shape + in_shape))
-        return jacs[0] if isinstance(argnums, int) else tuple(jacs)
+            jacs = []
+            for p, shape in zip(parts, shapes):
+                stacked = p[0] if len(p) == 1 else F.cat(p, 0)  # (k, *out_shape)
+                nd = len(shape)
+                moved = F.permute(stacked, (*range(1, nd + 1), 0)) if nd else stacked
+                jacs.append(F.reshape(moved, shape + in_shape).to(x.dtype))
+            per_arg.append(jacs)
+        leaves = [
+            per_arg[0][j] if isinstance(argnums, int) else tuple(a[j] for a in per_arg)
+            for j in range(len(per_arg[0]))
+        ]
+        return unflatten(o_spec, leaves)
 
     return wrapped
 
