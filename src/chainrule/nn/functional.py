@@ -423,8 +423,7 @@ def cross_entropy(
         and (ignore_index < 0 or ignore_index >= z.shape[1])
     ):
         # The common case, without the per-row masks: every row counts the same.
-        n = yd.shape[0]
-        scale = _uniform_scale(n, 1.0 / n if reduction == "mean" else 1.0)
+        scale = 1.0 / yd.shape[0] if reduction == "mean" else 1.0  # the same for every row
         return cross_entropy_rows(z, yd.astype(xp.int64, copy=False), scale, label_smoothing,
                                   None, True)  # fmt: skip
     rows, yr, n_classes = _class_rows(z, y, "cross_entropy")
@@ -435,21 +434,6 @@ def cross_entropy(
     y_safe = xp.where(valid, yr, 0).astype(xp.int64, copy=False)
     out = cross_entropy_rows(rows, y_safe, scale, label_smoothing, w, reduction != "none")
     return O.reshape(out, y.shape) if reduction == "none" else out
-
-
-_scales: dict[tuple[int, float], Any] = {}
-
-
-def _uniform_scale(n: int, value: float) -> Any:
-    """A read-only array of ``n`` equal row factors, cached (the same for every batch)."""
-    key = (n, value)
-    scale = _scales.get(key)
-    if scale is None:
-        if len(_scales) > 64:
-            _scales.clear()
-        scale = _scales[key] = xp.full(n, value)
-        scale.flags.writeable = False
-    return scale
 
 
 def _cross_entropy_probs(

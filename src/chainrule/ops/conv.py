@@ -205,8 +205,17 @@ def _rows(a: Any, width: int) -> Any:
 
 def _linear_dw(g: Any, out: Any, x: Any, w: Any, *bias: Any) -> Any:
     # d/dw = g^T x, summed over every leading (batch) dim
-    g2, x2 = _rows(g, w.shape[0]), _rows(x, w.shape[1])
-    return _mm(S.permute(g2, (1, 0)), x2)
+    return bind(outer_mm_p, (_rows(g, w.shape[0]), _rows(x, w.shape[1])), {})
+
+
+# a^T @ b as one node (no transposed view to record): the weight gradient of a dense layer.
+# Bilinear:  d/da = b @ G^T,  d/db = a @ G  (G the cotangent of the (n, m) result).
+outer_mm_p = Primitive("mm_tn", lambda a, b: a.T @ b, saves=(0, 1))
+outer_mm_p.defvjp(lambda g, out, a, b: _mm(b, S.permute(g, (1, 0))), lambda g, out, a, b: _mm(a, g))
+outer_mm_p.defjvp(
+    lambda t, out, a, b: bind(outer_mm_p, (t, b), {}),
+    lambda t, out, a, b: bind(outer_mm_p, (a, t), {}),
+)
 
 
 def _linear_db(g: Any, out: Any, x: Any, w: Any, b: Any) -> Any:

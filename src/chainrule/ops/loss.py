@@ -31,6 +31,8 @@ def _coefficients(
     """The pieces of q: the coefficient of the target class per row (``a``, shape (M,)) and
     the smoothing part (``b``, shape (M, C), or None without smoothing)."""
     m, c = z_shape
+    if isinstance(scale, float):  # the same factor for every row
+        scale = xp.full(m, scale)
     w_y = scale if weight is None else scale * weight[target]
     a = (1.0 - smoothing) * w_y  # (M,): q at the target class, without the smoothing part
     if not smoothing:
@@ -41,13 +43,17 @@ def _coefficients(
 
 
 def _cross_entropy_impl(
-    z: Any, target: Any, scale: Any, smoothing: float, weight: Any, reduce: bool
+    z: Any, target: Any, scale: Any, smoothing: float, weight: Any, reduce: bool, cache: dict
 ) -> Any:
-    shifted = z - z.max(axis=1, keepdims=True)  # shift by the max: no overflow
+    zmax = z.max(axis=1, keepdims=True)
+    shifted = z - zmax  # shift by the max: no overflow
     if not smoothing and weight is None:
         # plain cross-entropy: loss_i = logsumexp(z_i) - z_i[y_i], without the (M, C) logp
         lse = xp.log(xp.exp(shifted).sum(axis=1))
+        cache["lse"] = lse[:, None] + zmax  # the row log-normalisers, for the first-order VJP
         rows_loss = lse - shifted[xp.arange(z.shape[0]), target]
+        if isinstance(scale, float):  # one factor for every row (the common case)
+            return xp.asarray(rows_loss.sum() * scale if reduce else rows_loss * scale)
         if reduce:
             return xp.asarray(xp.dot(rows_loss, scale.astype(z.dtype, copy=False)))
         return (rows_loss * scale).astype(z.dtype, copy=False)
@@ -73,13 +79,20 @@ def _dlogits(z: Any, target: Any, scale: Any, smoothing: float, weight: Any) -> 
 
 
 def _vjp(g: Any, out: Any, z: Any, target: Any, scale: Any, smoothing: float, weight: Any,
-         reduce: bool) -> Any:  # fmt: skip
+         reduce: bool, cache: dict) -> Any:  # fmt: skip
     # VJP: (softmax(z) - q) * g, g a scalar (reduced) or one value per row
     if not (STATE.grad_enabled or STATE.levels) and not smoothing and weight is None:
         # First-order backward (nothing records this rule, no transform traces it): the
         # textbook gradient straight in NumPy, one array instead of five small ops.
         zd = z.data
+        if isinstance(scale, float) and reduce and "lse" in cache:  # the common case
+            p = xp.exp(zd - cache["lse"])  # softmax, from the forward's normalisers
+            p -= target[:, None] == xp.arange(zd.shape[1])  # minus the one-hot targets
+            p *= g.data * scale
+            return wrap(p)
         p = xp.exp(zd - zd.max(axis=1, keepdims=True))
+        if isinstance(scale, float):
+            scale = xp.full(zd.shape[0], scale)
         p *= (scale / p.sum(axis=1, keepdims=True)[:, 0]).astype(zd.dtype)[:, None]
         p[xp.arange(zd.shape[0]), target] -= scale.astype(zd.dtype)
         return wrap(p * (g.data if reduce else g.data[:, None]))
@@ -88,7 +101,7 @@ def _vjp(g: Any, out: Any, z: Any, target: Any, scale: Any, smoothing: float, we
 
 
 def _jvp(t: Any, out: Any, z: Any, target: Any, scale: Any, smoothing: float, weight: Any,
-         reduce: bool) -> Any:  # fmt: skip
+         reduce: bool, cache: dict) -> Any:  # fmt: skip
     # JVP: sum_c (softmax(z) - q)_c t_c per row, summed when reduced
     d = _dlogits(z, target, scale, smoothing, weight)
     return F.sum(d * t) if reduce else F.sum(d * t, 1)
@@ -103,12 +116,14 @@ def cross_entropy_rows(
     z: Any, target: Any, scale: Any, smoothing: float, weight: Any, reduce: bool
 ) -> Any:
     """Bind the primitive: ``z`` (M, C) float logits, ``target`` (M,) int64 class indices (in
-    range), ``scale`` (M,) float64 row factors, ``weight`` (C,) float64 or None."""
+    range), ``scale`` (M,) float64 row factors (or one float for all rows), ``weight`` (C,)
+    float64 or None."""
     params = {
         "target": target,
         "scale": scale,
         "smoothing": float(smoothing),
         "weight": weight,
         "reduce": reduce,
+        "cache": {},  # filled by the forward: values the first-order VJP can reuse
     }
     return bind(cross_entropy_p, (z,), params)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chainrule import _backend
 from chainrule._backend import xp
 from chainrule.ops import functions as F  # rules use the public ops (cycle: resolved at call)
 from chainrule.ops import shape as S
@@ -28,7 +29,7 @@ def _unreduce(g: Any, x: Any, dim: Any, keepdim: bool) -> Any:
     return S.reshape(g, kept_shape(x.shape, dim))
 
 
-sum_p = Primitive("sum", lambda x, dim, keepdim: x.sum(axis=dim, keepdims=keepdim), linear=True)
+sum_p = Primitive("sum", lambda x, dim, keepdim: _backend.reduce_sum(x, dim, keepdim), linear=True)
 # d/dx_i sum(x) = 1: every input entry gets the cotangent of the sum it fell into
 sum_p.defvjp(lambda g, out, x, dim, keepdim: S.expand(_unreduce(g, x, dim, keepdim), x.shape))
 
