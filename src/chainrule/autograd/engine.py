@@ -117,6 +117,7 @@ def run_backward(
 
     prev_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph  # rules are recorded only when building a graph
+    anomaly = STATE.anomaly
     try:
         for node in toposort(root_nodes):
             g = grads.pop(node, None)
@@ -162,7 +163,7 @@ def run_backward(
                     shape = args[i].shape
                     if gx.shape != shape:
                         gx = sum_to_shape(gx, shape)
-                if STATE.anomaly:
+                if anomaly:
                     _anomaly_check(node, i, gx)
                 # the lesson's +=: a value used twice gets the sum of both contributions
                 if type(edge) is Node:
@@ -174,8 +175,8 @@ def run_backward(
                         leaf_grads[id(edge)] = [edge, gx]
                     else:
                         entry[1] = entry[1] + gx
-            if not retain_graph:
-                node.release()
+            if not retain_graph and (prim.saves or prim.saves_out):
+                node.release()  # (nodes whose rules read no saved values have nothing to drop)
     finally:
         STATE.grad_enabled = prev_mode
 

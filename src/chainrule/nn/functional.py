@@ -124,6 +124,8 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
                 f"{weight.shape[0]} output features"
             )
     dtype = x.data.dtype
+    if weight.data.dtype is dtype and (bias is None or bias.data.dtype is dtype):
+        return C.linear(x, weight, bias)  # the common case: one dtype throughout
     for t in (weight, bias):  # promote as matmul would (float32 with float64 -> float64)
         if t is not None and t.data.dtype != dtype:
             dtype = xp.promote_types(dtype, t.data.dtype)
