@@ -135,8 +135,7 @@ def run_backward(
                 t = node.retained()
                 if t is not None:
                     # a copy: g may be passed on unchanged and end up in another .grad
-                    kept = g.clone() if create_graph else g.detach().clone()
-                    t.grad = kept if t.grad is None else t.grad + g
+                    t.grad = _own_copy(g, create_graph) if t.grad is None else t.grad + g
             if capture and node in capture:
                 captured[node] = g
             if node.saved:
@@ -170,13 +169,9 @@ def run_backward(
                     prev = grads.get(edge)
                     grads[edge] = gx if prev is None else prev + gx
                 else:
-                    entry = leaf_grads.get(id(edge))
-                    if entry is None:
-                        leaf_grads[id(edge)] = [edge, gx]
-                    else:
-                        entry[1] = entry[1] + gx
-            if not retain_graph and (prim.saves or prim.saves_out):
-                node.release()  # (nodes whose rules read no saved values have nothing to drop)
+                    _send_leaf(leaf_grads, edge, gx)
+            if not retain_graph:
+                node.release()
     finally:
         STATE.grad_enabled = prev_mode
 
@@ -203,6 +198,11 @@ def _send_leaf(leaf_grads: dict[int, list[Any]], leaf: Any, gx: Any) -> None:
         entry[1] = entry[1] + gx  # a leaf used twice gets both contributions
 
 
+def _own_copy(g: Any, create_graph: bool) -> Any:
+    """A copy of ``g`` for a ``.grad`` (kept in the graph only when building one)."""
+    return g.clone() if create_graph else g.detach().clone()
+
+
 def _leaf_hooks(leaf: Any, g: Any) -> Any:
     """Run a leaf's gradient hooks (for backward and autograd.grad alike, as PyTorch)."""
     if leaf._hooks:
@@ -223,7 +223,7 @@ def _accumulate(leaf: Any, g: Any, handed_out: set[int], create_graph: bool) -> 
     if leaf.grad is None:
         data = g.data
         if id(data) in handed_out or data.base is not None or not data.flags.writeable:
-            g = g.detach().clone() if not create_graph else g.clone()  # never alias a buffer
+            g = _own_copy(g, create_graph)  # never alias a buffer
         elif not create_graph and g.grad_fn is not None:
             g = g.detach()
         handed_out.add(id(g.data))

@@ -99,6 +99,15 @@ def _trace_reverse(
     return level, out, inputs, specs
 
 
+def _regroup(flat: list[Any], inputs: list[list[Any]], specs: list[Any]) -> list[Any]:
+    """Per-input values in flat order, rebuilt into one pytree per traced argument."""
+    result, pos = [], 0
+    for group, spec in zip(inputs, specs):
+        result.append(unflatten(spec, flat[pos : pos + len(group)]))
+        pos += len(group)
+    return result
+
+
 def _sweep(level: VJPLevel, outs: list[Any], cotangents: list[Any], inputs: list[Any]) -> list:
     """Backpropagate ``cotangents`` from ``outs`` to ``inputs`` through ``level``'s graph."""
     roots, grads = [], []
@@ -158,11 +167,7 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[An
             cts.append(c.to(o.dtype))
         flat_inputs = [t for group in inputs for t in group]
         grads = _sweep(level, out_leaves, cts, flat_inputs)
-        result, pos = [], 0
-        for group, spec in zip(inputs, specs):
-            result.append(unflatten(spec, grads[pos : pos + len(group)]))
-            pos += len(group)
-        return tuple(result)
+        return tuple(_regroup(grads, inputs, specs))
 
     return (primal_out, vjp_fn, aux) if has_aux else (primal_out, vjp_fn)
 
@@ -214,10 +219,7 @@ def value_and_grad(
         seed = _wrap(xp.ones(out.shape, dtype=out.dtype))
         flat_inputs = [t for group in inputs for t in group]
         grads = _sweep(level, [out], [seed], flat_inputs)
-        result, pos = [], 0
-        for group, spec in zip(inputs, specs):
-            result.append(unflatten(spec, grads[pos : pos + len(group)]))
-            pos += len(group)
+        result = _regroup(grads, inputs, specs)
         g = result[0] if isinstance(argnums, int) else tuple(result)
         value = _unwrap_out(level, out)
         return ((value, aux), g) if has_aux else (value, g)
@@ -373,10 +375,7 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
                     continue
                 stacked = p[0] if len(p) == 1 else F.cat(p, 0)
                 jacs.append(F.reshape(stacked, out_shape + tuple(t.shape)))
-            per_arg, pos = [], 0
-            for group, spec in zip(inputs, specs):
-                per_arg.append(unflatten(spec, jacs[pos : pos + len(group)]))
-                pos += len(group)
+            per_arg = _regroup(jacs, inputs, specs)
             results.append(per_arg[0] if isinstance(argnums, int) else tuple(per_arg))
         return unflatten(o_spec, results)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from chainrule.autograd.node import Node
 from chainrule.func.levels import Level, Tracer
-from chainrule.ops._primitive import Primitive, bind, version_cell
+from chainrule.ops._primitive import Primitive, bind, saved_versions
 
 
 class VJPTracer(Tracer):
@@ -54,8 +54,6 @@ class VJPLevel(Level):
         node = Node(prim, primals, params, None)
         node.edges = edges
         if prim.saves:  # saved inputs changed in place later must be caught, as on the tape
-            node.saved = tuple(
-                (i, cell, cell[0]) for i in prim.saves for cell in (version_cell(primals[i]),)
-            )
+            node.saved = tuple(saved_versions(primals, prim.saves))
         node.out_tensor = out  # rules read the traced output, not a bare array
         return VJPTracer(self, out, node)

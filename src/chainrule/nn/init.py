@@ -19,7 +19,6 @@ import math
 from typing import Any
 
 from chainrule.autograd.grad_mode import no_grad
-from chainrule.ops import _primitive
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -46,7 +45,7 @@ def _fill(tensor: Tensor, values: Any) -> Tensor:
     """Write ``values`` into the tensor's buffer and bump its version (as an in-place op)."""
     with no_grad():
         tensor.data[...] = values
-        _primitive.version_cell(tensor)[0] += 1
+        tensor._bump()
     return tensor
 
 

@@ -15,7 +15,6 @@ from typing import Any
 from chainrule._backend import xp
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.nn.parameter import Parameter
-from chainrule.ops import _primitive
 from chainrule.tensor import Tensor
 
 _IncompatibleKeys = namedtuple("_IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -376,7 +375,7 @@ class Module:
             for key, array in arrays.items():
                 target = own[key]
                 xp.copyto(target.data, array, casting="unsafe")
-                _primitive.version_cell(target)[0] += 1  # an in-place change, as copy_()
+                target._bump()  # an in-place change, as copy_()
         return _IncompatibleKeys(missing, unexpected)
 
     # --- printing -----------------------------------------------------------------------------

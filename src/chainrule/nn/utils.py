@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from chainrule._backend import xp
-from chainrule.ops import _primitive
 from chainrule.tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
@@ -61,7 +60,7 @@ def clip_grad_norm_(
     if coef < 1.0:  # PyTorch multiplies by the clamped coefficient; by 1 it is a no-op
         for g in grads:
             g.data *= g.data.dtype.type(coef)
-            _primitive.version_cell(g)[0] += 1
+            g._bump()
     return Tensor(total)
 
 
@@ -70,6 +69,7 @@ def clip_grad_value_(parameters: Any, clip_value: float) -> None:
     for p in _params(parameters):
         if p.grad is not None:
             xp.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+            p.grad._bump()
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
@@ -83,5 +83,5 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     for p in parameters:
         n = p.data.size
         p.data[...] = vec.data[start : start + n].reshape(p.shape)
-        _primitive.version_cell(p)[0] += 1
+        p._bump()
         start += n

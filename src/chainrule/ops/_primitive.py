@@ -164,20 +164,12 @@ def record(prim: Primitive, args: tuple, params: dict, out: Any) -> Node:
     # Edges are fixed now: a later in-place op that gives an input new history must not
     # re-route this node's gradient.
     node.edges = tuple(edges)
-    if saves:
-        saved = []
-        for i in prim.saves:
-            cell = args[i]._vc
-            if cell is None:
-                cell = args[i]._vc = [0, 0]
-            saved.append((i, cell, cell[0]))
+    if saves or prim.saves_out:
+        saved = saved_versions(args, saves)
         if prim.saves_out:
             cell = out._vc = [0, 0]  # a fresh output: nobody shares its counter yet
             saved.append((-1, cell, 0))
         node.saved = tuple(saved)
-    elif prim.saves_out:
-        cell = out._vc = [0, 0]
-        node.saved = ((-1, cell, 0),)
     if STATE.anomaly:
         node.stack = traceback.format_stack()[:-3]  # drop chainrule's own frames
     out.grad_fn = node
@@ -197,6 +189,15 @@ def version_cell(t: Any) -> list[int]:
     if cell is None:
         cell = t._vc = [0, 0]
     return cell
+
+
+def saved_versions(args: tuple, saves: tuple[int, ...]) -> list[tuple[int, list[int], int]]:
+    """``(index, version cell, version now)`` for each saved input: what backward checks."""
+    out = []
+    for i in saves:
+        cell = version_cell(args[i])
+        out.append((i, cell, cell[0]))
+    return out
 
 
 def mark_view(base: Any, view: Any, prim: Primitive, params: dict) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, bump, check_non_negative
+from chainrule.optim.optimizer import Optimizer, check_non_negative
 from chainrule.tensor import Tensor
 
 
@@ -96,7 +96,7 @@ class Adam(Optimizer):
                 update = xp.divide(m, denom, out=denom)  # reuse the buffer: one temporary
                 update *= step_size
                 p.data -= update
-                bump(p)
+                p._bump()  # an in-place change: graphs that saved p must notice
         return loss
 
 

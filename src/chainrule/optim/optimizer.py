@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 from chainrule._backend import xp
-from chainrule.ops import _primitive
 from chainrule.tensor import Tensor
 
 
@@ -31,11 +30,6 @@ def check_non_negative(**values: float) -> None:
         if value < 0.0:
             label = name.replace("_", " ").replace("weight decay value", "weight_decay value")
             raise ValueError(f"Invalid {label}: {value}")
-
-
-def bump(p: Tensor) -> None:
-    """Record an in-place change of ``p`` (its saved copies in graphs are now stale)."""
-    _primitive.version_cell(p)[0] += 1
 
 
 class Optimizer:

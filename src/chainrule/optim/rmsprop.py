@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, bump, check_non_negative
+from chainrule.optim.optimizer import Optimizer, check_non_negative
 from chainrule.tensor import Tensor
 
 
@@ -102,5 +102,5 @@ class RMSprop(Optimizer):
                     update = xp.divide(g, avg, out=avg)
                     update *= lr
                     p.data -= update
-                bump(p)
+                p._bump()  # an in-place change: graphs that saved p must notice
         return loss

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chainrule.optim.optimizer import Optimizer, bump, check_non_negative
+from chainrule.optim.optimizer import Optimizer, check_non_negative
 from chainrule.tensor import Tensor
 
 
@@ -74,5 +74,5 @@ class SGD(Optimizer):
                         b += g if dampening == 0 else (1 - dampening) * g
                     g = g + momentum * buf.data if nesterov else buf.data
                 p.data -= lr * g
-                bump(p)
+                p._bump()  # an in-place change: graphs that saved p must notice
         return loss
