@@ -97,7 +97,7 @@ def run(out_dir: str | Path, quick: bool = False) -> Result:
         # bound at layer k: product over the layers above it
         bound = np.array([np.prod(0.25 * s[k:]) for k in range(d + 1)]) * g[-1]
         bound_ok &= bool((g <= bound * (1 + 1e-5)).all())
-        slack.append(float((g[0] / bound[0])))
+        slack.append(float(g[0] / bound[0]))
     result.claim(
         "Sigmoid: at every layer ||dL/dh_k|| <= ||dL/dh_L|| * prod(0.25 * ||W_j||_2) over the "
         "layers above it (the derivative of the sigmoid is at most 0.25)",
