@@ -19,7 +19,7 @@ from typing import Any
 
 from chainrule.lessons._common import Claim, Result
 
-__all__ = ["Claim", "Result", "load", "names", "run_lesson", "summary"]
+__all__ = ["Claim", "Result", "load", "names", "one_blas_thread", "run_lesson", "summary"]
 
 # command name -> module name, in the order the lesson tells the story
 _LESSONS = {
@@ -56,7 +56,7 @@ def summary(name: str) -> str:
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
-def _one_blas_thread() -> Any:
+def one_blas_thread() -> Any:
     """Limit NumPy's BLAS to one thread while lessons run: their matrices are small, and on a
     busy machine extra BLAS threads spin and make each product several times slower."""
     try:
@@ -69,5 +69,5 @@ def _one_blas_thread() -> Any:
 def run_lesson(name: str, out_dir: str | Path, quick: bool = False) -> Result:
     """Run lesson ``name`` into ``out_dir`` (created if needed) and return its Result."""
     module = load(name)
-    with _one_blas_thread():
+    with one_blas_thread():
         return module.run(out_dir, quick=quick)
