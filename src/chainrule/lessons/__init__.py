@@ -53,7 +53,8 @@ def load(name: str) -> ModuleType:
 def summary(name: str) -> str:
     """The first line of the lesson's docstring."""
     doc = load(name).__doc__ or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    first = doc.strip().splitlines()[0] if doc.strip() else ""
+    return first.replace("``", "")  # reST code marks read as noise in a terminal
 
 
 def one_blas_thread() -> Any:
