@@ -69,6 +69,9 @@ def test_lesson_result_json_claims_and_figures(tour, name):
     for fig in data["figures"]:
         path = out / fig
         width, height = _png_size(path)
+        if fig == "neuron_graph.png":  # drawn by chainrule.viz (graphviz), when installed
+            assert width >= 100 and height >= 50
+            continue
         assert width >= 500 and height >= 300, (fig, width, height)
         pixels = matplotlib.image.imread(path)[..., :3]
         assert pixels.std() > 0.05, f"{fig} looks blank"  # something is drawn on it
@@ -204,9 +207,59 @@ def test_lessons_use_only_the_public_api(name):
 def test_micrograd_without_viz_skips_the_graph_and_says_so(tmp_path, monkeypatch):
     import sys
 
+    import chainrule
+
+    monkeypatch.delattr(chainrule, "viz", raising=False)
     monkeypatch.setitem(sys.modules, "chainrule.viz", None)  # import chainrule.viz fails
     result = load("micrograd").run(tmp_path, quick=True)
     graph = result.claims[-1].measured
     assert graph["graph_files"] == [] and graph["note"].startswith("skipped")
     assert result.figures == ["moons.png"]
     assert result.ok
+
+
+def test_viz_graph_and_explorer_are_written_and_linked(tmp_path, monkeypatch):
+    """With a cr.viz (a stand-in here, with DESIGN.md's API) the neuron's graph and explorer
+    page are written, and the tour's page links the explorer."""
+    import sys
+    import types
+
+    import chainrule
+    from chainrule.lessons.micrograd import _try_viz
+    from chainrule.lessons.page import write_index
+    from chainrule.scalar import Value
+
+    calls = []
+
+    class Graph:
+        def __init__(self, root):
+            self.root = root
+
+        def save(self, path):
+            calls.append(("save", path))
+            Path(path).write_bytes(b"\x89PNG\r\n\x1a\n")
+
+    def explore(root, path):
+        calls.append(("explore", path))
+        Path(path).write_text("<html></html>")
+
+    fake = types.ModuleType("chainrule.viz")
+    fake.draw, fake.explore = Graph, explore
+    monkeypatch.setitem(sys.modules, "chainrule.viz", fake)
+    monkeypatch.setattr(chainrule, "viz", fake, raising=False)
+    out = tmp_path / "micrograd"
+    out.mkdir()
+    files, note = _try_viz(Value(2.0) * Value(3.0), out)
+    assert files == ["neuron_graph.png", "neuron_explorer.html"]
+    assert note == "drawn with chainrule.viz"
+    result = Result("micrograd", out, figures=["neuron_graph.png"])
+    result.claim("a claim", True, x=1)
+    page = write_index(tmp_path, [result], {"micrograd": "summary"}, [], 1.0).read_text()
+    assert "href='micrograd/neuron_explorer.html'" in page
+
+    def broken(root):
+        raise RuntimeError("graphviz's dot is not installed")
+
+    fake.draw = broken
+    files, note = _try_viz(Value(1.0), out)
+    assert files == ["neuron_explorer.html"] and "dot is not installed" in note
