@@ -24,20 +24,25 @@ def mark(holds: bool) -> str:
     return symbol
 
 
-def format_value(value: Any, limit: int = 8) -> str:
-    """A short text form of a measured number, list or dict (floats to 4 significant digits)."""
+def format_value(value: Any, limit: int = 8, text_limit: int = 120) -> str:
+    """A short text form of a measured number, list or dict (floats to 4 significant digits,
+    at most ``limit`` list items, text cut to its first line and ``text_limit`` characters;
+    ``text_limit=0`` keeps text whole)."""
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, list):
-        shown = ", ".join(format_value(v, limit) for v in value[:limit])
+        shown = ", ".join(format_value(v, limit, text_limit) for v in value[:limit])
         return f"[{shown}{', ...' if len(value) > limit else ''}]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {format_value(v, limit)}" for k, v in value.items()) + "}"
+        inner = ", ".join(f"{k}: {format_value(v, limit, text_limit)}" for k, v in value.items())
+        return "{" + inner + "}"
     text = str(value)
+    if not text_limit:
+        return text
     first = text.splitlines()[0] if text else text
-    return first if len(first) <= 120 else first[:117] + "..."
+    return first if len(first) <= text_limit else first[: text_limit - 3] + "..."
 
 
 def print_result(result: Any, out: Any = None) -> None:

@@ -21,7 +21,7 @@ td, th { border: 1px solid #e2e2e2; padding: 0.35em 0.6em; vertical-align: top; 
 th { background: #f6f6f6; }
 .ok { color: #1a7f37; font-weight: bold; } .fail { color: #cf222e; font-weight: bold; }
 .num { font-family: ui-monospace, monospace; font-size: 0.85em; color: #333; }
-.num div { margin: 0.1em 0; }
+.num div { margin: 0.1em 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 nav a { margin-right: 0.8em; white-space: nowrap; }
 .badge { display: inline-block; padding: 0.1em 0.5em; border-radius: 0.8em; font-size: 0.8em; }
@@ -32,7 +32,7 @@ nav a { margin-right: 0.8em; white-space: nowrap; }
 def _measured_html(measured: dict[str, Any]) -> str:
     rows = []
     for key, value in measured.items():
-        text = format_value(value)
+        text = format_value(value, text_limit=0)  # error messages in full
         rows.append(f"<div><b>{html.escape(str(key))}</b>: {html.escape(text)}</div>")
     return "".join(rows)
 
