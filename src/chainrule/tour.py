@@ -150,7 +150,11 @@ def main(argv: list[str] | None = None) -> int:
         training += _transforms_part()
 
     print(f"\nchainrule tour — part 4: the lesson's experiments ({len(chosen)} lessons)")
-    page, ok = _lessons_part(Path(args.out), chosen, training, start)
+    try:
+        page, ok = _lessons_part(Path(args.out), chosen, training, start)
+    except ImportError as err:  # matplotlib or scikit-learn missing: say how to install
+        print(f"  cannot run the lessons: {err}", file=sys.stderr)
+        return 1
     print(f"\n{'all claims hold' if ok else 'some claims did NOT hold (marked ✗ above)'}")
     print(f"the tour's page: {page.resolve()}")
     return 0 if ok else 1

@@ -13,13 +13,23 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from chainrule.lessons._common import Claim, Result
 
-__all__ = ["Claim", "Result", "load", "names", "one_blas_thread", "run_lesson", "summary"]
+__all__ = [
+    "Claim",
+    "Result",
+    "load",
+    "names",
+    "one_blas_thread",
+    "require_matplotlib",
+    "run_lesson",
+    "summary",
+]
 
 # command name -> module name, in the order the lesson tells the story
 _LESSONS = {
@@ -67,8 +77,17 @@ def one_blas_thread() -> Any:
     return threadpool_limits(1, user_api="blas")
 
 
+def require_matplotlib() -> None:
+    """Raise ImportError with the install hint when matplotlib (the ``viz`` extra) is missing."""
+    if importlib.util.find_spec("matplotlib") is None:
+        raise ImportError(
+            "the lessons draw their figures with matplotlib: pip install 'chainrule[viz,data]'"
+        )
+
+
 def run_lesson(name: str, out_dir: str | Path, quick: bool = False) -> Result:
     """Run lesson ``name`` into ``out_dir`` (created if needed) and return its Result."""
+    require_matplotlib()
     module = load(name)
     with one_blas_thread():
         return module.run(out_dir, quick=quick)

@@ -52,7 +52,11 @@ def print_result(result: Any, out: Any = None) -> None:
     for c in result.claims:
         print(f"  {mark(c.holds)} {c.claim}", file=out)
         for key, value in c.measured.items():
-            print(f"      {key}: {format_value(value)}", file=out)
+            if isinstance(value, str) and "\n" in value:  # an error message: all of it
+                indented = value.rstrip().replace("\n", "\n        ")
+                print(f"      {key}: {indented}", file=out)
+            else:
+                print(f"      {key}: {format_value(value)}", file=out)
     for name in result.figures:
         print(f"  figure: {result.out_dir / name}", file=out)
     print(f"  result: {result.out_dir / 'result.json'}", file=out)
@@ -83,7 +87,11 @@ def lesson_main(argv: list[str]) -> int:
         )
         return 2
     out = Path(args.out) if args.out else Path("chainrule-out") / args.name.replace("_", "-")
-    result = run_lesson(args.name, out, quick=args.quick)
+    try:
+        result = run_lesson(args.name, out, quick=args.quick)
+    except ImportError as err:  # matplotlib or scikit-learn (the digits) is not installed
+        print(f"chainrule lesson: {err}", file=sys.stderr)
+        return 1
     print_result(result)
     if not result.ok:
         failed = sum(not c.holds for c in result.claims)

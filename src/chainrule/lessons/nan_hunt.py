@@ -62,11 +62,16 @@ def run(out_dir: str | Path, quick: bool = False) -> Result:
         except RuntimeError as err:
             message = str(err)
     this_file = Path(__file__).name
+    # the message's first line and the frames in this lesson's own file (the user's code);
+    # the rest of the stack (the command line, the runner) is noise for the lesson
+    lines = message.splitlines()
+    keep = lines[:1] + [f"{a}\n{b}" for a, b in itertools.pairwise(lines[1:]) if this_file in a]
+    excerpt = "\n".join(k.replace(str(Path(__file__).parent) + "/", "") for k in keep)
     result.claim(
         "detect_anomaly() raises during backward, naming the backward op and the user's line "
         "(file and line of the forward call that made it)",
         bool(message) and "Backward" in message and this_file in message,
-        error=message,
+        error=excerpt,
     )
 
     # 2. register_hook on every intermediate: which gradients are finite, in backward order.
@@ -122,11 +127,7 @@ def run(out_dir: str | Path, quick: bool = False) -> Result:
     ax1.set_xlabel("backward order runs top to bottom (hook calls)")
     ax1.set_title("register_hook: the first red bar is\nwhere the NaN was born (log's backward)")
     ax2.axis("off")
-    # the message's first line and the frames in this lesson's own file (the user's code)
-    lines = message.splitlines()
-    keep = lines[:1] + [f"{a}\n{b}" for a, b in itertools.pairwise(lines[1:]) if this_file in a]
-    keep = [k.replace(str(Path(__file__).parent) + "/", "") for k in keep]
-    shown = "\n".join(_wrap(line, 62) for block in keep for line in block.split("\n"))
+    shown = "\n".join(_wrap(line, 62) for line in excerpt.splitlines())
     ax2.set_title("detect_anomaly(): the error it raises")
     ax2.text(
         0.0,
@@ -136,6 +137,27 @@ def run(out_dir: str | Path, quick: bool = False) -> Result:
         ha="left",
         family="monospace",
         fontsize=8.5,
+        transform=ax2.transAxes,
+    )
+    code = (
+        "The planted bug:\n"
+        "  scores = x * 2 - 1        # the last example: -0.6\n"
+        "  p = scores.relu()         # ... becomes exactly 0\n"
+        "  logp = p.log()            # log(0) = -inf\n"
+        "  loss = -(w * logp).sum()  # its weight is 0: 0 * -inf = NaN\n"
+        "\n"
+        "The fix: p.clamp(min=1e-12).log(), or work with logits\n"
+        "and F.cross_entropy / log_softmax, which never take log(0)."
+    )
+    ax2.text(
+        0.0,
+        0.55,
+        code,
+        va="top",
+        ha="left",
+        family="monospace",
+        fontsize=8.5,
+        color="tab:blue",
         transform=ax2.transAxes,
     )
     result.save_figure(fig, "nan_hunt.png")
