@@ -107,7 +107,7 @@ def run(out_dir: str | Path, quick: bool = False) -> Result:
     # One neuron, unfused so that its graph shows every multiply and add.
     random.seed(0)
     neuron = Neuron(2)
-    x = [Value(1.5), Value(-2.0)]
+    x = [Value(2.0), Value(-1.0)]
     out = neuron(x)
     out.backward()
     leaves = [*neuron.w, neuron.b, *x]

@@ -63,7 +63,7 @@ def write_index(
         + "</nav>",
     ]
     if training:
-        parts.append("<h2 id='training'>Training with chainrule</h2><ul>")
+        parts.append("<h2 id='training'>Training and transforms</h2><ul>")
         parts += [f"<li>{e(line)}</li>" for line in training]
         parts.append("</ul>")
     for r in results:
@@ -84,13 +84,15 @@ def write_index(
                 f"<td class='num'>{_measured_html(c.measured)}</td></tr>"
             )
         parts.append("</table>")
+        for page in sorted((out_dir / r.lesson).glob("*.html")):  # cr.viz explorer pages
+            href = f"{e(r.lesson)}/{e(page.name)}"
+            parts.append(
+                f"<p>▶ Step through this graph, forward values then backward gradients: "
+                f"<a href='{href}'>{e(page.name)}</a></p>"
+            )
         for name in r.figures:
             src = f"{e(r.lesson)}/{e(name)}"
             parts.append(f"<a href='{src}'><img src='{src}' alt='{e(r.lesson)}: {e(name)}'></a>")
-        lesson_dir = out_dir / r.lesson
-        for page in sorted(lesson_dir.glob("*.html")):
-            href = f"{e(r.lesson)}/{e(page.name)}"
-            parts.append(f"<p>Step through the graph: <a href='{href}'>{e(page.name)}</a></p>")
     parts.append("</body></html>\n")
     path = out_dir / "index.html"
     path.write_text("\n".join(parts), encoding="utf-8")
