@@ -23,6 +23,8 @@ def test_scalar_moons_training_learns():
     assert result["accuracy"] >= 0.9  # micrograd's demo reaches 100% with more steps
 
 
-def test_tour_quick_runs(capsys):
-    assert main(["tour", "--quick"]) == 0
+def test_tour_quick_runs(capsys, tmp_path):
+    # one lesson keeps this fast; tests/test_lessons.py runs the tour with all of them
+    assert main(["tour", "--quick", "--out", str(tmp_path), "--lessons", "in-place"]) == 0
+    assert (tmp_path / "index.html").is_file()
     assert "337 parameters" in capsys.readouterr().out

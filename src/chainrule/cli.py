@@ -18,6 +18,12 @@ def _check(argv: list[str]) -> int:
     return check_main(argv)
 
 
+def _lesson(argv: list[str]) -> int:
+    from chainrule.lessons._cli import lesson_main
+
+    return lesson_main(argv)
+
+
 def _exercise(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="chainrule exercise")
     parser.add_argument("action", choices=["init"], help="write a starter solution.py")
@@ -28,7 +34,8 @@ def _exercise(argv: list[str]) -> int:
 
 
 COMMANDS = {
-    "tour": (_tour, "train networks with chainrule and print what happened"),
+    "tour": (_tour, "train networks, run every lesson, write chainrule-out/index.html"),
+    "lesson": (_lesson, "run one of the lesson's experiments: chainrule lesson [NAME]"),
     "check": (_check, "grade your own Value class: chainrule check solution.py"),
     "exercise": (_exercise, "start the exercise: chainrule exercise init [DIR]"),
 }

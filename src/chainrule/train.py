@@ -12,12 +12,12 @@ reproducible on a given machine.
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from collections.abc import Iterable
 from typing import Any
 
 from chainrule._backend import xp
-from chainrule._progress import Progress
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.creation import manual_seed
 from chainrule.data.datasets import load_digits, train_test_split
@@ -72,7 +72,7 @@ def fit(
     model.train()
     epoch_losses = []
     epochs_iter: Iterable[int] = range(epochs)
-    bar = Progress(range(epochs), total=epochs, desc=desc) if progress else None
+    bar = _epoch_bar(epochs, desc) if progress else None
     if bar is not None:
         epochs_iter = bar
     for _ in epochs_iter:
@@ -88,12 +88,22 @@ def fit(
             scheduler.step()
         epoch_losses.append(total / count)
         if bar is not None:
-            info: dict[str, float] = {"loss": epoch_losses[-1]}
+            info = {"loss": f"{epoch_losses[-1]:.4g}"}
             if validation is not None:
-                info["val_acc"] = evaluate(model, *validation)[0]
+                info["val_acc"] = f"{evaluate(model, *validation)[0]:.4g}"
                 model.train()
-            bar.set(**info)
+            bar.set_postfix(info)
     return epoch_losses
+
+
+def _epoch_bar(epochs: int, desc: str) -> Any:
+    """A tqdm bar over the epochs on stderr, or None without tqdm (the ``cli`` extra):
+    training itself never needs it."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(range(epochs), desc=desc, file=sys.stderr, dynamic_ncols=True)
 
 
 def digits_mlp(hidden: tuple[int, ...] = (256, 128), dropout: float = 0.2) -> Sequential:
