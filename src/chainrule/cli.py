@@ -27,10 +27,17 @@ def _exercise(argv: list[str]) -> int:
     return init_main(rest)
 
 
+def _graph(argv: list[str]) -> int:
+    from chainrule.viz.expr import main as graph_main
+
+    return graph_main(argv)
+
+
 COMMANDS = {
     "tour": (_tour, "train networks with chainrule and print what happened"),
     "check": (_check, "grade your own Value class: chainrule check solution.py"),
     "exercise": (_exercise, "start the exercise: chainrule exercise init [DIR]"),
+    "graph": (_graph, 'draw an expression and its gradients: chainrule graph "x*y" x=2 y=3'),
 }
 
 
