@@ -84,8 +84,9 @@ _JS = r"""
       const shape = '(' + x.shape.join(', ') + (x.shape.length === 1 ? ',' : '') + ')';
       if (x.min === undefined) return shape;
       const size = x.shape.reduce((a, b) => a * b, 1);
-      if (size === 1) return shape + ' ' + fmt(x.mean);
-      return shape + ' ' + fmt(x.min) + '…' + fmt(x.max);
+      const short = v => typeof v === 'number' ? String(Number(v.toPrecision(3))) : String(v);
+      if (size === 1) return shape + ' ' + short(x.mean);
+      return shape + ' ' + short(x.min) + '…' + short(x.max);
     }
     return String(x);
   }
@@ -163,9 +164,10 @@ _JS = r"""
     T.nodes.forEach(n => {
       const e = nodeEls[n.id];
       const hasV = n.id in st.values, hasG = n.id in st.grads;
-      e.val.textContent = 'value ' + (hasV ? fmt(st.values[n.id]) : '?');
+      const value = hasV ? (st.values[n.id] === null ? 'not kept' : fmt(st.values[n.id])) : '?';
+      e.val.textContent = clip('value ' + value, 25);
       e.val.setAttribute('class', 'val' + (hasV ? '' : ' unknown'));
-      e.grad.textContent = 'grad ' + (hasG ? fmt(st.grads[n.id]) : '?');
+      e.grad.textContent = clip('grad ' + (hasG ? fmt(st.grads[n.id]) : '?'), 25);
       e.grad.setAttribute('class', 'grad' + (hasG ? '' : ' unknown'));
       e.grad.setAttribute('data-grad', hasG ? JSON.stringify(st.grads[n.id]) : '');
       const cls = ['node'];
@@ -193,7 +195,8 @@ _JS = r"""
     } else if (s.target !== s.node) {
       const t = byId[s.target];
       rows += row('sends gradient to', esc(t.label));
-      rows += row('upstream gradient ∂out/∂' + esc(n.label), esc(fmt(s.upstream)));
+      rows += row('upstream gradient ∂out/∂' + esc(n.label), s.upstream === null ?
+        'not kept (call retain_grad() on ' + esc(n.label) + ' to see it)' : esc(fmt(s.upstream)));
       rows += row('local derivative ∂' + esc(n.label) + '/∂' + esc(t.label), esc(fmt(s.local)));
       if (s.product !== null && s.product !== undefined)
         rows += row('product (upstream × local)', esc(fmt(s.product)));

@@ -141,6 +141,8 @@ def _rule_local(v: Any) -> tuple[float, ...] | None:
     ps = v._parents
     out = v.data
     a = ps[0].data if ps else 0.0
+    if op in ("-", "/") and len(ps) == 1:
+        return None  # x - c and c - x give the same numbers: only the engine knows which
     if op == "+" or op == "sum":
         return (1.0,) * len(ps)
     if op == "-" and len(ps) == 2:
@@ -424,7 +426,9 @@ def _tensor_trace(graph: Graph, root: Any) -> dict[str, Any]:
             )
             continue
         word = _op_word(n.op)
-        args = ", ".join(label[p] for p in parents[n.id])
+        # Inputs that need no gradient (data, constants) are None in next_functions.
+        n_const = sum(1 for edge in n.obj.next_functions if edge[0] is None)
+        args = ", ".join([label[p] for p in parents[n.id]] + ["const"] * n_const)
         titles.append(f"{n.label} = {word}({args})")
         shown = (
             f" = {fmt_summary(n.value)}"

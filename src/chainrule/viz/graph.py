@@ -215,12 +215,20 @@ def _summarise(
         return items, item_parents
     n_children = [0] * n
     for ps in parents:
-        for p in set(ps):
-            n_children[p] += 1
+        if len(ps) == 1:
+            n_children[ps[0]] += 1
+        else:
+            for p in set(ps):
+                n_children[p] += 1
     root = n - 1
 
     def chainable(i: int) -> bool:
-        return i != root and len(set(parents[i])) == 1 and n_children[i] == 1
+        ps = parents[i]
+        return (
+            i != root
+            and n_children[i] == 1
+            and (len(ps) == 1 or (len(ps) > 1 and ps.count(ps[0]) == len(ps)))
+        )
 
     # Runs of chainable nodes: in topological order a chainable node continues the run of its
     # parent when that parent is chainable too (its only consumer is then this node).
@@ -654,8 +662,20 @@ def draw(
     )
 
 
+def _walk_scalar(root: Any) -> tuple[list, list[list[int]]]:
+    """The scalar engine's own iterative topological sort (its order is backward's order),
+    then each node's parent indices; the generic walk for micrograd-style objects."""
+    from chainrule.scalar.engine import topological_sort
+
+    if not hasattr(root, "_parents"):
+        return _walk(root, _scalar_parents)
+    objs = topological_sort(root)
+    index = {id(v): i for i, v in enumerate(objs)}
+    return objs, [[index[id(p)] for p in v._parents] for v in objs]
+
+
 def _draw_scalar(root: Any, names: dict[str, Any], budget: int) -> Graph:
-    objs, parents = _walk(root, _scalar_parents)
+    objs, parents = _walk_scalar(root)
     given = {id(v): k for k, v in names.items()}
 
     def label(v: Any, i: int, counter: list[int]) -> str:
