@@ -30,8 +30,8 @@ button:disabled { opacity: 0.45; cursor: default; }
 .hint { color: #64748b; font-size: 13px; margin-left: auto; }
 main { display: flex; gap: 0; height: calc(100vh - 56px); }
 #graph { flex: 1; overflow: auto; padding: 16px; }
-#graph svg { max-width: 100%; height: auto; min-width: 560px; }
-#panel { width: 380px; flex: none; background: #fff; border-left: 1px solid #e5e7eb;
+#graph svg { max-width: 100%; height: auto; }
+#panel { width: 350px; flex: none; background: #fff; border-left: 1px solid #e5e7eb;
   padding: 16px 18px; overflow: auto; }
 #phase { display: inline-block; font-size: 12px; font-weight: 700; letter-spacing: .06em;
   text-transform: uppercase; padding: 2px 8px; border-radius: 4px; }
@@ -109,6 +109,8 @@ _JS = r"""
   }
   const svg = el('svg', { width: maxX, height: maxY, viewBox: '0 0 ' + maxX + ' ' + maxY,
                           role: 'img', 'aria-label': 'computational graph' });
+  // Shrink to fit, but not below 85%: past that the text is too small, so scroll instead.
+  svg.style.minWidth = Math.min(maxX, Math.round(0.85 * maxX)) + 'px';
   document.getElementById('graph').appendChild(svg);
   const defs = el('defs', {}, svg);
   const marker = el('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5,
@@ -191,7 +193,7 @@ _JS = r"""
     const n = byId[s.node];
     rows += row('node', esc(n.label) + (n.op ? ' (' + esc(n.op) + ')' : ''));
     if (s.phase === 'forward') {
-      rows += row('value', esc(fmt(s.value)));
+      rows += row('value', s.value === null ? 'not kept by the graph' : esc(fmt(s.value)));
     } else if (s.target !== s.node) {
       const t = byId[s.target];
       rows += row('sends gradient to', esc(t.label));
