@@ -552,3 +552,61 @@ def test_fmt_numbers():
 
     assert fmt_number(4.0) == "4" and fmt_number(-0.25) == "-0.25"
     assert fmt_number(math.inf) == "inf" and fmt_number("nan") == "nan"
+
+
+def test_without_graphviz_the_explorer_and_pictures_use_networkx(tmp_path, monkeypatch):
+    pytest.importorskip("networkx")
+    pytest.importorskip("matplotlib")
+    from chainrule.viz import graph as graph_module
+
+    monkeypatch.setattr(graph_module.shutil, "which", lambda name: None)  # as if no dot
+    c, _ = dag()
+    page = explore(c, tmp_path / "dag.html").read_text()
+    layout = json.loads(re.search(r'id="chainrule-layout">(.*?)</script>', page, re.S).group(1))[
+        "nodes"
+    ]
+    xs = {k: v["x"] for k, v in layout.items()}
+    assert xs["0"] < xs["1"] == xs["2"] < xs["3"]  # layered left to right
+    svg = draw(c).svg()
+    assert "<svg" in svg
+    with pytest.raises(RuntimeError, match="dot program is not installed"):
+        draw(c).svg(engine="dot")
+
+
+def test_micrograd_style_values_can_be_drawn_and_explored():
+    """A learner's own Value class (micrograd's shape: data, grad, _prev set, _op)."""
+
+    class V:
+        def __init__(self, data, children=(), op="", label=""):
+            self.data, self.grad, self._prev, self._op = data, 0.0, set(children), op
+            self.label = label
+            self._backward = lambda: None
+
+        def __add__(self, other):
+            out = V(self.data + other.data, (self, other), "+")
+
+            def backward():
+                self.grad += out.grad
+                other.grad += out.grad
+
+            out._backward = backward
+            return out
+
+        def __mul__(self, other):
+            out = V(self.data * other.data, (self, other), "*")
+
+            def backward():
+                self.grad += other.data * out.grad
+                other.grad += self.data * out.grad
+
+            out._backward = backward
+            return out
+
+    a, b = V(2.0, label="a"), V(-3.0, label="b")
+    out = a * b + a
+    g = draw(out)
+    assert sorted(n.label for n in g.nodes if n.kind == "leaf") == ["a", "b"]
+    trace = build_trace(out)
+    grads = {n["label"]: n["grad"] for n in trace["nodes"]}
+    assert grads["a"] == -3.0 + 1.0 and grads["b"] == 2.0  # d/da (a*b + a) = b + 1
+    assert any(s.get("accumulate") for s in trace["steps"])

@@ -33,6 +33,7 @@ from chainrule.viz.graph import (
     Graph,
     GraphNode,
     _finite,
+    _scalar_parents,
     draw,
     fmt_number,
     fmt_summary,
@@ -139,7 +140,7 @@ def _rule_local(v: Any) -> tuple[float, ...] | None:
     nodes that do not carry them, and the tests check that both agree.
     """
     op = v._op
-    ps = v._parents
+    ps = _scalar_parents(v)
     out = v.data
     a = ps[0].data if ps else 0.0
     if op in ("-", "/") and len(ps) == 1:
@@ -182,7 +183,7 @@ def _rule_local(v: Any) -> tuple[float, ...] | None:
 
 def _locals(v: Any) -> tuple[float, ...] | None:
     stored = getattr(v, "_local", None)
-    if isinstance(stored, tuple) and len(stored) == len(v._parents):
+    if isinstance(stored, tuple) and len(stored) == len(_scalar_parents(v)):
         return stored
     return _rule_local(v)
 
@@ -196,7 +197,7 @@ def _formula(v: Any, names: list[str]) -> str:
     if len(names) == 2 and op in ("+", "-", "*", "/", "**"):
         return f"{a} {op} {names[1]}"
     if len(names) == 1:
-        p = v._parents[0].data
+        p = _scalar_parents(v)[0].data
         loc = _locals(v)
         d = loc[0] if loc else None
         if op == "+":
@@ -230,9 +231,9 @@ def _rule_text(v: Any, k: int, names: list[str], out: str) -> str:
     if op in ("+", "sum"):
         return "1"
     if op == "-":
-        return "1" if (n == 2 and k == 0) or (n == 1 and v._local == (1.0,)) else "-1"
+        return "1" if (n == 2 and k == 0) or (n == 1 and _locals(v) == (1.0,)) else "-1"
     if op == "*":
-        return names[1 - k] if n == 2 else fmt_number(v._local[0]) if v._local else "c"
+        return names[1 - k] if n == 2 else fmt_number(_locals(v)[0]) if _locals(v) else "c"
     if op == "/" and n == 2:
         return f"1/{names[1]}" if k == 0 else f"-{a}/{names[1]}²"
     if op == "neg":
@@ -264,7 +265,7 @@ def _scalar_trace(graph: Graph) -> dict[str, Any]:
     nodes = graph.nodes
     index = {id(n.obj): n.id for n in nodes}
     label = [n.label for n in nodes]
-    parent_ids = [[index[id(p)] for p in n.obj._parents] for n in nodes]
+    parent_ids = [[index[id(p)] for p in _scalar_parents(n.obj)] for n in nodes]
     titles = []
     steps: list[dict[str, Any]] = []
     for n in nodes:

@@ -66,9 +66,13 @@ class GraphNode:
 
 
 def _is_value(x: Any) -> bool:
+    """A chainrule Value, or a micrograd-style one (data, grad, _op, _prev): a learner's own
+    Value class from the exercise can be drawn and explored too."""
     from chainrule.scalar.engine import Value
 
-    return isinstance(x, Value)
+    if isinstance(x, Value):
+        return True
+    return all(hasattr(x, a) for a in ("data", "grad", "_op", "_prev")) and not _is_tensor(x)
 
 
 def _is_tensor(x: Any) -> bool:
@@ -133,8 +137,10 @@ def fmt_summary(s: Any) -> str:
 
 def _scalar_parents(v: Any) -> Sequence[Any]:
     parents = getattr(v, "_parents", None)
-    if parents is None:  # a micrograd-compatible object without the ordered tuple
+    if parents is None:  # a micrograd-style object: _prev is a set, so order it stably
         parents = tuple(getattr(v, "_prev", ()))
+        if len(parents) > 1:
+            parents = tuple(sorted(parents, key=lambda p: (str(getattr(p, "label", "")), id(p))))
     return parents
 
 
@@ -502,9 +508,22 @@ def _dot_node(node: GraphNode, scalar: bool) -> list[str]:
     return [f'  n{i} [shape=box, {style}, label="{text}"];']
 
 
+def _need(module: str) -> Any:
+    """Import an optional drawing package, or say how to get a picture without it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise RuntimeError(
+            f"a picture needs Graphviz's dot program (Debian: apt install graphviz) or {module} "
+            "(pip install 'chainrule[viz]'); Graph.dot gives the DOT text without either."
+        ) from None
+
+
 def _layers(g: Graph) -> tuple[Any, dict[int, int]]:
     """A networkx DiGraph of the drawn nodes and each node's layer (topological generation)."""
-    import networkx as nx
+    nx = _need("networkx")
 
     G = nx.DiGraph()
     G.add_nodes_from(n.id for n in g.nodes)
@@ -547,8 +566,7 @@ def layout_positions(g: Graph, engine: str = "auto") -> dict[int, tuple[float, f
                 pos[int(parts[1][1:])] = (float(parts[2]) * 72, float(parts[3]) * 72)
         height = max(y for _, y in pos.values())
         return {k: (x, height - y) for k, (x, y) in pos.items()}  # SVG's y grows downward
-    import networkx as nx
-
+    nx = _need("networkx")
     G, layer = _layers(g)
     nx.set_node_attributes(G, layer, "layer")
     raw = nx.multipartite_layout(G, subset_key="layer", align="vertical")
@@ -567,18 +585,20 @@ def _render_networkx(g: Graph, fmt: str) -> bytes:
     """The picture without Graphviz: networkx's layered layout drawn with matplotlib."""
     import io
 
-    import matplotlib
+    _need("matplotlib")
+    # A bare Figure, not pyplot: no global backend or figure state is touched (in Jupyter
+    # too), and it renders to SVG/PNG without a display.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    import networkx as nx
+    nx = _need("networkx")
 
     G, layer = _layers(g)
     pos = layout_positions(g, engine="networkx")
     pos = {k: (x, -y) for k, (x, y) in pos.items()}
     n_layers = max(layer.values()) + 1
     widest = max(Counter(layer.values()).values())
-    fig, ax = plt.subplots(figsize=(max(4.0, 2.6 * n_layers), max(2.5, 1.2 * widest)))
+    fig = Figure(figsize=(max(4.0, 2.6 * n_layers), max(2.5, 1.2 * widest)))
+    ax = fig.add_subplot()
     labels = {n.id: _plain_label(n, g.kind == "scalar") for n in g.nodes}
     colors = ["#dbeafe" if n.kind == "leaf" else "#ffffff" for n in g.nodes]
     nx.draw_networkx_edges(G, pos, ax=ax, arrows=True, node_size=3000, edge_color="#555555")
@@ -597,7 +617,6 @@ def _render_networkx(g: Graph, fmt: str) -> bytes:
     ax.margins(0.15)
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, bbox_inches="tight", dpi=120)
-    plt.close(fig)
     return buf.getvalue()
 
 
