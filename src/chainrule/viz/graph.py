@@ -21,6 +21,7 @@ matplotlib (both imported only when a picture is asked for).
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
@@ -76,9 +77,15 @@ def _is_value(x: Any) -> bool:
 
 
 def _is_tensor(x: Any) -> bool:
+    return isinstance(x, _tensor_class())
+
+
+@functools.cache
+def _tensor_class() -> type:
+    # Imported on first use and cached: the walk asks once per node.
     from chainrule.tensor import Tensor
 
-    return isinstance(x, Tensor)
+    return Tensor
 
 
 def _finite(x: float) -> float | str:
@@ -156,7 +163,7 @@ def _tensor_parents(obj: Any) -> Sequence[Any]:
         ) from None
     out = []
     for edge in edges:
-        fn = edge[0] if isinstance(edge, tuple) else edge
+        fn = edge[0] if type(edge) is tuple else edge
         if fn is None:  # an input that needs no gradient: not part of the graph
             continue
         out.append(getattr(fn, "variable", fn))  # AccumulateGrad-style leaf holders
@@ -192,7 +199,8 @@ def _walk(root: Any, parents_of: Callable[[Any], Sequence[Any]]) -> tuple[list, 
             pending[k] = ps
             stack.append(obj)
             for p in reversed(ps):  # reversed: the first parent is placed first
-                if id(p) not in index and id(p) not in pending:
+                kp = id(p)
+                if kp not in index and kp not in pending:
                     stack.append(p)
         else:  # second visit: every parent is placed
             del pending[k]
@@ -216,7 +224,7 @@ def _summarise(
     over parents) and puts one "more" item in front of the cut.
     """
     items: list[tuple[str, Any]] = [("obj", i) for i in range(n)]
-    item_parents = [list(p) for p in parents]
+    item_parents = parents  # read-only below: the collapsing step builds new lists
     if n <= budget:
         return items, item_parents
     n_children = [0] * n
@@ -684,13 +692,14 @@ def draw(
 def _walk_scalar(root: Any) -> tuple[list, list[list[int]]]:
     """The scalar engine's own iterative topological sort (its order is backward's order),
     then each node's parent indices; the generic walk for micrograd-style objects."""
-    from chainrule.scalar.engine import topological_sort
+    from chainrule.scalar.engine import Value, topological_sort
 
-    if not hasattr(root, "_parents"):
+    if not isinstance(root, Value):
         return _walk(root, _scalar_parents)
     objs = topological_sort(root)
-    index = {id(v): i for i, v in enumerate(objs)}
-    return objs, [[index[id(p)] for p in v._parents] for v in objs]
+    # chainrule's Value hashes by identity (no __eq__), so it can key the dict itself.
+    index = {v: i for i, v in enumerate(objs)}
+    return objs, [[index[p] for p in v._parents] for v in objs]
 
 
 def _draw_scalar(root: Any, names: dict[str, Any], budget: int) -> Graph:
