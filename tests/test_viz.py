@@ -410,9 +410,9 @@ def test_explore_writes_one_self_contained_page(tmp_path):
     assert json.loads(m.group(1)) == build_trace(loss)
 
 
-def test_explore_escapes_labels():
+def test_explore_escapes_labels(tmp_path):
     v = Value(1.0, label="</script><b>")
-    trace_page = explore(v * 2, "/dev/null")
+    trace_page = explore(v * 2, tmp_path / "p.html")
     assert trace_page
     from chainrule.viz._page import render_page
 

@@ -438,12 +438,20 @@ class Graph:
             return result.stdout
         return _render_networkx(self, fmt)
 
-    def _repr_svg_(self) -> str:
-        return self.svg()
+    def _repr_svg_(self) -> str | None:
+        # None tells Jupyter to fall back to the next representation (the text repr) when
+        # neither dot nor networkx is installed.
+        try:
+            return self.svg()
+        except RuntimeError:
+            return None
 
-    def _repr_html_(self) -> str:
+    def _repr_html_(self) -> str | None:
+        svg = self._repr_svg_()
+        if svg is None:
+            return None
         note = f"<div>{html.escape(repr(self))}</div>" if self.omitted else ""
-        return f"<div>{self.svg()}{note}</div>"
+        return f"<div>{svg}{note}</div>"
 
     def to_json(self) -> str:
         """Nodes (id, op, label, value, grad) and edges as JSON."""
