@@ -197,7 +197,8 @@ _JS = r"""
     } else if (s.target !== s.node) {
       const t = byId[s.target];
       rows += row('sends gradient to', esc(t.label));
-      rows += row('upstream gradient ∂out/∂' + esc(n.label), s.upstream === null ?
+      const rootLabel = esc(T.nodes[T.nodes.length - 1].label);
+      rows += row('upstream gradient ∂' + rootLabel + '/∂' + esc(n.label), s.upstream === null ?
         'not kept (call retain_grad() on ' + esc(n.label) + ' to see it)' : esc(fmt(s.upstream)));
       rows += row('local derivative ∂' + esc(n.label) + '/∂' + esc(t.label), esc(fmt(s.local)));
       if (s.product !== null && s.product !== undefined)
