@@ -33,11 +33,18 @@ def _exercise(argv: list[str]) -> int:
     return init_main(rest)
 
 
+def _graph(argv: list[str]) -> int:
+    from chainrule.viz.expr import main as graph_main
+
+    return graph_main(argv)
+
+
 COMMANDS = {
     "tour": (_tour, "train networks, run every lesson, write chainrule-out/index.html"),
     "lesson": (_lesson, "run one of the lesson's experiments: chainrule lesson [NAME]"),
     "check": (_check, "grade your own Value class: chainrule check solution.py"),
     "exercise": (_exercise, "start the exercise: chainrule exercise init [DIR]"),
+    "graph": (_graph, 'draw an expression and its gradients: chainrule graph "x*y" x=2 y=3'),
 }
 
 
