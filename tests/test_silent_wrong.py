@@ -4,10 +4,14 @@ or to a clear, named error. The comparisons with PyTorch itself are in
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
+from silent_cases import CASES, ERRORS
 
 import chainrule as cr
+import chainrule.nn.functional as crF
 from chainrule.func import grad, hessian, jacfwd, jacrev, value_and_grad, vjp
 
 
@@ -97,3 +101,51 @@ def test_inplace_through_a_view_of_the_input_is_refused():
 
     with pytest.raises(RuntimeError, match="changed in place"):
         grad(f)(_x())
+
+
+# --- items 5 and 6: NaN and shape semantics, with PyTorch 2.13's answers written out --------
+
+
+def run_case(lib: Any, F: Any, case: Any, to_numpy: Any) -> tuple[Any, list[Any]]:
+    """The case's value and the gradients of ``value.sum()`` for its float inputs."""
+    tensors = [lib.tensor(a.copy(), requires_grad=a.dtype.kind == "f") for a in case.inputs]
+    out = case.fn(lib, F, *tensors)
+    out.sum().backward()
+    return to_numpy(out), [to_numpy(t.grad) for t in tensors if t.requires_grad]
+
+
+def _np(t: Any) -> Any:
+    return t.detach().numpy()
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_nan_and_shape_cases_give_pytorchs_numbers(case):
+    value, grads = run_case(cr, crF, case, _np)
+    expected = np.asarray(case.value, dtype=np.float64)
+    assert value.shape == expected.shape
+    np.testing.assert_allclose(value, expected, rtol=1e-9, atol=0, equal_nan=True)
+    assert len(grads) == len(case.grads)
+    for g, e in zip(grads, case.grads):
+        assert g.shape == e.shape
+        np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-300, equal_nan=True)
+
+
+@pytest.mark.parametrize(("name", "fn", "error"), ERRORS, ids=[e[0] for e in ERRORS])
+def test_shape_errors_are_pytorchs(name, fn, error):
+    with pytest.raises(error) as info:
+        fn(cr, crF)
+    assert info.type is error  # not a subclass Python raised on its own
+    ops = {"sum", "amax", "embedding", "arange", "argmax", "argmin"}
+    assert str(info.value).split(":")[0] in ops  # the message names the op
+
+
+def test_max_with_dim_on_a_0d_tensor_returns_index_0():
+    values, indices = cr.tensor(2.0).max(dim=0)
+    assert values.item() == 2.0 and indices.item() == 0 and indices.shape == ()
+
+
+def test_dim_arguments_of_the_wrong_type_are_named():
+    x = cr.ones(2, 2)
+    for bad in (1.5, "0", (0, 1.5), True):
+        with pytest.raises(TypeError, match="dim must be an int or a tuple of ints"):
+            x.sum(dim=bad)

@@ -555,16 +555,17 @@ def binary_cross_entropy(
     pd = p.data
     if pd.size and not ((pd >= 0) & (pd <= 1)).all():
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
-    edge = pd * (1.0 - pd) < 1e-12  # where PyTorch's backward clamps p (1 - p)
+    eps = 9.999999960041972e-13  # PyTorch's 1e-12, a float32 constant in its backward
+    edge = pd * (1.0 - pd) < eps  # where PyTorch's backward clamps p (1 - p)
     if edge.any():
         # There the loss is its value (constant in p: the clamped logs) plus a zero,
-        # (p - p0) (p0 - y) / 1e-12, whose derivative is PyTorch's clamped one; elsewhere
+        # (p - p0) (p0 - y) / eps, whose derivative is PyTorch's clamped one; elsewhere
         # the plain formula, fed p = 1/2 at the edge so no inf * 0 leaks through where.
         with xp.errstate(divide="ignore"):
             c1 = Tensor(xp.maximum(xp.log(pd), -100.0))
             c2 = Tensor(xp.maximum(xp.log(1.0 - pd), -100.0))
         p0 = Tensor(pd)
-        at_edge = -(y * c1 + (1.0 - y) * c2) + (p - p0) * ((p0 - y) * 1e12)
+        at_edge = -(y * c1 + (1.0 - y) * c2) + (p - p0) * ((p0 - y) / eps)
         mask = Tensor(edge)
         p = O.where(mask, 0.5, p)
     log_p = O.clamp(O.log(p), min=-100.0)
