@@ -212,3 +212,16 @@ def test_optimizer_step_must_be_a_number():
     bad["state"][0]["step"] = "3"
     with pytest.raises(ValueError, match="has step '3'; expected a number"):
         cr.optim.Adam(opt.param_groups[0]["params"]).load_state_dict(bad)
+
+
+def test_running_out_of_memory_is_not_called_corruption(tmp_path, monkeypatch):
+    path = tmp_path / "ok.npz"
+    save({"w": cr.ones(4)}, path)
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(np, "load", no_memory)
+    with pytest.raises(ValueError, match=r"not enough memory to load .*ok\.npz") as info:
+        load(path)
+    assert "corrupt" not in str(info.value)

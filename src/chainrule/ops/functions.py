@@ -351,7 +351,7 @@ def _check_arg_reduction(x: Any, dim: Any, op: str) -> None:
 def _dims(x: Any, dim: Any, op: str) -> tuple[int, ...] | None:
     if dim is None:
         return None
-    if not isinstance(dim, (int, xp.integer, tuple, list)) or isinstance(dim, bool):
+    if not isinstance(dim, (int, xp.integer, Sequence)) or isinstance(dim, (bool, str)):
         raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {dim!r}")
     dims = (dim,) if isinstance(dim, (int, xp.integer)) else tuple(dim)
     if not dims:  # dim=() or []: every dim, as PyTorch's reductions
