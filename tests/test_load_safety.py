@@ -52,8 +52,11 @@ def test_max_bytes_counts_what_the_members_inflate_to(tmp_path):
 def test_what_save_accepts_load_gives_back(tmp_path):
     path = tmp_path / "c.npz"
     z = np.array([1 + 2j, -3.5j])
-    save({"z": z, "w": cr.ones(2), "n": None, "s": "x"}, path)
+    scalars = {"c": np.complex64(1 - 1j), "f": np.float64(2.5), "i": np.int32(7)}
+    save({"z": z, "w": cr.ones(2), "n": None, "s": "x", **scalars}, path)
     back = load(path)
+    for k, v in scalars.items():
+        assert type(back[k]) is type(v) and back[k] == v
     np.testing.assert_array_equal(back["z"], z)
     assert back["z"].dtype == np.complex128
     assert back["n"] is None and back["s"] == "x"

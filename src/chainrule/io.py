@@ -30,7 +30,9 @@ _FORMAT = "chainrule.save"
 
 def save(obj: Any, path: str | os.PathLike[str]) -> None:
     """Write ``obj`` (a state dict: a dict of str -> Tensor, possibly nested, with lists and
-    Python scalars, e.g. an optimizer's ``state_dict()``) to ``path`` as ``.npz``.
+    Python scalars, e.g. an optimizer's ``state_dict()``) to ``path`` as ``.npz``. NumPy
+    arrays and scalars (complex ones included) come back from ``load`` as NumPy arrays and
+    scalars; Tensors as Tensors.
 
     >>> import os, tempfile, chainrule as cr
     >>> from chainrule.io import save, load
@@ -62,7 +64,8 @@ def _encode(obj: Any, key: str, arrays: dict[str, np.ndarray]) -> Any:
                 f"save: the array at {key or 'the top level'!r} has dtype {array.dtype}; only "
                 "numeric arrays can be saved (object arrays would need pickle)"
             )
-        return {"t": "array", "name": _store(array, key, arrays)}
+        kind = "scalar" if isinstance(obj, np.generic) else "array"  # np.float64(2.0) too
+        return {"t": kind, "name": _store(array, key, arrays)}
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return {"t": "py", "v": obj}
     if isinstance(obj, dict):
@@ -265,6 +268,8 @@ def _decode(node: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
         return Tensor(arrays[node["name"]])
     if kind == "array":
         return arrays[node["name"]]
+    if kind == "scalar":
+        return arrays[node["name"]][()]
     if kind == "py":
         return node["v"]
     if kind == "dict":
