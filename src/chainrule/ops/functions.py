@@ -366,10 +366,10 @@ def _dims(x: Any, dim: Any, op: str) -> tuple[int, ...] | None:
                 f"{op}: dim {d} is out of range for a tensor of shape {tuple(x.shape)} "
                 f"(valid: {-nd} to {nd - 1})"
             )
-        if (d % nd if nd else 0) in out:  # summing a dim twice would be a silent no-op
-            raise RuntimeError(f"{op}: dim {d % builtins.max(nd, 1)} appears multiple times "
-                               "in the list of dims")  # fmt: skip
-        out.append(d % nd if nd else 0)
+        axis = d % nd if nd else 0
+        if axis in out:  # PyTorch refuses it; NumPy would reduce the dim once, silently
+            raise RuntimeError(f"{op}: dim {axis} appears multiple times in the list of dims")
+        out.append(axis)
     return tuple(sorted(set(out))) if nd else None
 
 
