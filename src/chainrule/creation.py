@@ -83,6 +83,8 @@ def arange(
     """Values from ``start`` to ``end`` (exclusive); int64 for integer arguments."""
     if end is None:
         start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
     ints = all(isinstance(v, int) for v in (start, end, step))
     data = xp.arange(start, end, step, dtype=dtype or (_backend.int64 if ints else None))
     if dtype is None and not ints:

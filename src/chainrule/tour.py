@@ -107,6 +107,14 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="comma-separated lesson names to run (default: all of them)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS threads while training on the digits (default 1: these matrices are too "
+        "small to gain from more, and spare threads spin on a busy machine); see "
+        "cr.set_num_threads",
+    )
     args = parser.parse_args(argv)
     from chainrule.lessons import names
 
@@ -134,8 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  skipped: {err}")
     else:
         epochs = {"epochs": 3} if args.quick else {}
+        print(f"  BLAS threads while training: {args.threads} (--threads)")
         for name, train in (("MLP", train_digits_mlp), ("CNN", train_digits_cnn)):
-            r = train(**epochs)
+            r = train(**epochs, threads=args.threads)
             line = (
                 f"{name}: test accuracy {r['test_accuracy']:.2%} after "
                 f"{r['epochs']} epochs ({r['parameters']:,} parameters) in {r['seconds']:.1f} s"

@@ -11,13 +11,13 @@ reproducible on a given machine.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 from collections.abc import Iterable
 from typing import Any
 
 from chainrule._backend import xp
+from chainrule._threads import limit_threads
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.creation import manual_seed
 from chainrule.data.datasets import load_digits, train_test_split
@@ -134,16 +134,11 @@ def digits_cnn(channels: tuple[int, int] = (16, 32)) -> Sequential:
 
 def blas_threads(n: int | None) -> Any:
     """Context manager limiting NumPy's BLAS to ``n`` threads (no-op for None, or without
-    threadpoolctl, which scikit-learn installs). A digits-sized matmul takes microseconds,
-    less than waking a second BLAS thread, and on a busy 2-core machine the threads' spinning
-    makes it many times slower (measured: 5x), so training uses one."""
-    if n is None:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(n, user_api="blas")
+    threadpoolctl); ``cr.set_num_threads`` sets the same limit for the whole process. A
+    digits-sized matmul takes microseconds, less than waking a second BLAS thread, and on a
+    busy 2-core machine the threads' spinning makes it many times slower (measured: 5x), so
+    training uses one unless told otherwise."""
+    return limit_threads(n)
 
 
 def _train_digits(

@@ -46,14 +46,41 @@ def _check_float(x: Tensor, transform: str, what: str) -> None:
 
 
 def _argnums_tuple(argnums: int | Sequence[int], nargs: int, transform: str) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    """``argnums`` as a tuple of non-negative positions, after torch.func's checks: an int or
+    a non-empty tuple/list of ints (``True``, ``"0"`` or ``1.0`` are not positions), each in
+    range, none repeated (a repeated position would ask for one gradient twice; the sweep
+    would hand it to only one of them and zeros to the other)."""
+    allowed = "an int or a non-empty tuple of ints (e.g. argnums=0 or argnums=(0, 1))"
+    if _is_position(argnums):
+        nums: tuple[Any, ...] = (argnums,)
+    elif isinstance(argnums, (tuple, list)) and argnums:
+        nums = tuple(argnums)
+        if not all(_is_position(n) for n in nums):
+            bad = next(n for n in nums if not _is_position(n))
+            raise TypeError(
+                f"{transform}: argnums must be {allowed}; got {argnums!r}, which holds a "
+                f"{type(bad).__name__}"
+            )
+    else:
+        raise TypeError(f"{transform}: argnums must be {allowed}; got {argnums!r}")
     for n in nums:
         if not -nargs <= n < nargs:
             raise ValueError(
                 f"{transform}: argnums {argnums} is out of range for a function called with "
                 f"{nargs} positional arguments"
             )
-    return tuple(n % nargs for n in nums)
+    result = tuple(int(n) % nargs for n in nums)
+    if len(set(result)) != len(result):
+        raise ValueError(
+            f"{transform}: argnums {argnums!r} names the same argument more than once; each "
+            "argument can be differentiated once (argnums must be unique, as in torch.func)"
+        )
+    return result
+
+
+def _is_position(n: Any) -> bool:
+    """An int (or NumPy integer), but not a bool: ``True`` is an int to Python, not to us."""
+    return isinstance(n, (int, xp.integer)) and not isinstance(n, (bool, xp.bool_))
 
 
 def _strip(x: Any, level: Any) -> Any:
@@ -125,7 +152,10 @@ def _sweep(level: VJPLevel, outs: list[Any], cotangents: list[Any], inputs: list
             grads,
             retain_graph=True,
             create_graph=STATE.grad_enabled,
-            inputs=[t.edge for t in inputs],
+            # the input tracers themselves (their leaf identity), not their current edges:
+            # an input changed in place inside f now has a node, and the gradient is wanted
+            # for the value f was given (see VJPTracer._leaf)
+            inputs=list(inputs),
         )
     return [F.zeros_like(t.primal) if r is None else r for r, t in zip(results, inputs)]
 
@@ -220,7 +250,7 @@ def value_and_grad(
         flat_inputs = [t for group in inputs for t in group]
         grads = _sweep(level, [out], [seed], flat_inputs)
         result = _regroup(grads, inputs, specs)
-        g = result[0] if isinstance(argnums, int) else tuple(result)
+        g = result[0] if _is_position(argnums) else tuple(result)
         value = _unwrap_out(level, out)
         return ((value, aux), g) if has_aux else (value, g)
 
@@ -376,7 +406,7 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
                 stacked = p[0] if len(p) == 1 else F.cat(p, 0)
                 jacs.append(F.reshape(stacked, out_shape + tuple(t.shape)))
             per_arg = _regroup(jacs, inputs, specs)
-            results.append(per_arg[0] if isinstance(argnums, int) else tuple(per_arg))
+            results.append(per_arg[0] if _is_position(argnums) else tuple(per_arg))
         return unflatten(o_spec, results)
 
     return wrapped
@@ -436,7 +466,7 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
                 jacs.append(F.reshape(moved, shape + in_shape).to(x.dtype))
             per_arg.append(jacs)
         leaves = [
-            per_arg[0][j] if isinstance(argnums, int) else tuple(a[j] for a in per_arg)
+            per_arg[0][j] if _is_position(argnums) else tuple(a[j] for a in per_arg)
             for j in range(len(per_arg[0]))
         ]
         return unflatten(o_spec, leaves)

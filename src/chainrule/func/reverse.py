@@ -23,16 +23,22 @@ class VJPTracer(Tracer):
         self._level = level
         self.primal = primal
         self._node = node  # None for the transform's inputs: they are this level's leaves
+        # An input's leaf identity is fixed when it is made. ``x.mul_(2)`` inside ``f`` turns
+        # the object ``x`` into the product (``Tracer._inplace_recorded``), but the nodes that
+        # read ``x`` before, and the product's own node (through a snapshot of ``x`` that
+        # copies this attribute), must still send their cotangents to the original input:
+        # the gradient is with respect to the value ``f`` was called with, as ``jvp`` sees it.
+        self._leaf = self if node is None else None
 
     _constant = False  # set when an in-place change made it independent of the inputs
 
     @property
     def edge(self) -> Any:
-        """Where a cotangent for this value goes: its node, itself for an input, or nowhere
-        (None) for a value that no longer depends on the inputs."""
+        """Where a cotangent for this value goes: its node, the input it is for an input, or
+        nowhere (None) for a value that no longer depends on the inputs."""
         if self._constant:
             return None
-        return self._node if self._node is not None else self
+        return self._node if self._node is not None else self._leaf
 
     def _become_constant(self, value: Any) -> None:
         self.primal, self._node, self._constant = value, None, True

@@ -70,11 +70,9 @@ def summary(name: str) -> str:
 def one_blas_thread() -> Any:
     """Limit NumPy's BLAS to one thread while lessons run: their matrices are small, and on a
     busy machine extra BLAS threads spin and make each product several times slower."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+    from chainrule._threads import limit_threads
+
+    return limit_threads(1)
 
 
 def require_matplotlib() -> None:

@@ -192,10 +192,10 @@ def embedding(indices: Any, weight: Any, padding_idx: int | None = None) -> Tens
             f"{tuple(idx.shape)}"
         )
     n = weight.shape[0]
-    if idx.size and (idx.min() < -n or idx.max() >= n):
+    if idx.size and (idx.min() < 0 or idx.max() >= n):  # -1 is not the last row (PyTorch)
         raise IndexError(
             f"embedding: index {int(idx.max() if idx.max() >= n else idx.min())} is out of "
-            f"range for {n} embeddings"
+            f"range for {n} embeddings (valid: 0 to {n - 1})"
         )
     out = weight[idx]
     if padding_idx is not None:  # those rows are constants: no gradient reaches the weight
@@ -435,6 +435,8 @@ def cross_entropy(
     scale = _row_scale(yr, valid, w, reduction)
     y_safe = xp.where(valid, yr, 0).astype(xp.int64, copy=False)
     out = cross_entropy_rows(rows, y_safe, scale, label_smoothing, w, reduction != "none")
+    if reduction == "mean" and not yr.size:
+        out = out * math.nan  # the mean of no rows is 0/0, as PyTorch
     return O.reshape(out, y.shape) if reduction == "none" else out
 
 
@@ -489,6 +491,8 @@ def nll_loss(
     if w is not None:
         coef = coef * w[y_safe]
     picked = rows[xp.arange(rows.shape[0]), y_safe] * Tensor(coef.astype(logp.data.dtype))
+    if reduction == "mean" and not yr.size:
+        return O.sum(picked) * math.nan  # the mean of no rows is 0/0, as PyTorch
     return O.reshape(picked, y.shape) if reduction == "none" else O.sum(picked)
 
 
@@ -537,7 +541,9 @@ def binary_cross_entropy(
 ) -> Tensor:
     """-[y log p + (1 - y) log(1 - p)] for probabilities p; logs clamped at -100 (PyTorch).
 
-    d/dp = (p - y) / (p (1 - p)). Prefer ``binary_cross_entropy_with_logits`` (stable).
+    d/dp = (p - y) / max(p (1 - p), 1e-12): PyTorch clamps the denominator, so p = 0 or 1
+    gets a large but finite gradient, not nan. Prefer ``binary_cross_entropy_with_logits``
+    (stable).
     """
     _check_reduction(reduction, "binary_cross_entropy")
     p, y = _float(input), _float(target)
@@ -546,9 +552,27 @@ def binary_cross_entropy(
             f"binary_cross_entropy: target of shape {tuple(y.shape)} must have the input's "
             f"shape {tuple(p.shape)}"
         )
+    pd = p.data
+    if pd.size and not ((pd >= 0) & (pd <= 1)).all():
+        raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
+    eps = 9.999999960041972e-13  # PyTorch's 1e-12, a float32 constant in its backward
+    edge = pd * (1.0 - pd) < eps  # where PyTorch's backward clamps p (1 - p)
+    if edge.any():
+        # There the loss is its value (constant in p: the clamped logs) plus a zero,
+        # (p - p0) (p0 - y) / eps, whose derivative is PyTorch's clamped one; elsewhere
+        # the plain formula, fed p = 1/2 at the edge so no inf * 0 leaks through where.
+        with xp.errstate(divide="ignore"):
+            c1 = Tensor(xp.maximum(xp.log(pd), -100.0))
+            c2 = Tensor(xp.maximum(xp.log(1.0 - pd), -100.0))
+        p0 = Tensor(pd)
+        at_edge = -(y * c1 + (1.0 - y) * c2) + (p - p0) * ((p0 - y) / eps)
+        mask = Tensor(edge)
+        p = O.where(mask, 0.5, p)
     log_p = O.clamp(O.log(p), min=-100.0)
     log_1mp = O.clamp(O.log(1.0 - p), min=-100.0)
     loss = -(y * log_p + (1.0 - y) * log_1mp)
+    if edge.any():
+        loss = O.where(mask, at_edge, loss)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)

@@ -359,7 +359,20 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = value.data if isinstance(value, Tensor) else xp.asarray(value)
+            try:
+                array = value.data if isinstance(value, Tensor) else xp.asarray(value)
+            except (TypeError, ValueError):  # e.g. a ragged list
+                array = None
+            if array is None or array.dtype.kind not in "biuf":
+                # None would become NaN, 1+5j would lose its imaginary part and "7" would
+                # become 7.0 under copyto's unsafe casting: refuse them, as PyTorch does
+                kind = "" if array is None else f" of dtype {array.dtype}"
+                errors.append(
+                    f'While copying the parameter named "{key}", expected a real-valued tensor '
+                    f"or array from the checkpoint but received a {type(value).__name__}{kind} "
+                    f"({value!r:.60})."
+                )
+                continue
             if array.shape != target.shape:
                 errors.append(
                     f"size mismatch for {key}: copying a param with shape {tuple(array.shape)} "

@@ -74,14 +74,15 @@ def _pow_dx(x: Any, y: Any) -> Any:
     return y * F.where(y == 0, 1.0, x) ** (y - 1)
 
 
-def _pow_dy(out: Any, x: Any) -> Any:
-    # d/dy x**y = x**y * log(x). At x == 0 (with y >= 0) PyTorch defines it as 0, not nan.
-    return out * F.log(F.where(x == 0, 1.0, x))
+def _pow_dy(out: Any, x: Any, y: Any) -> Any:
+    # d/dy x**y = x**y * log(x). At x == 0 with y >= 0 PyTorch defines it as 0, not nan; with
+    # y < 0 it keeps the formula, inf * log(0) = -inf.
+    return out * F.log(F.where((x == 0) & (y >= 0), 1.0, x))
 
 
 pow_p = Primitive("pow", _silent(xp.power), broadcasts=True, saves=(0, 1), saves_out=True)
-pow_p.defvjp(lambda g, out, x, y: g * _pow_dx(x, y), lambda g, out, x, y: g * _pow_dy(out, x))
-pow_p.defjvp(lambda t, out, x, y: t * _pow_dx(x, y), lambda t, out, x, y: t * _pow_dy(out, x))
+pow_p.defvjp(lambda g, out, x, y: g * _pow_dx(x, y), lambda g, out, x, y: g * _pow_dy(out, x, y))
+pow_p.defjvp(lambda t, out, x, y: t * _pow_dx(x, y), lambda t, out, x, y: t * _pow_dy(out, x, y))
 
 
 def _pow_scalar_dx(g: Any, x: Any, exponent: float) -> Any:
@@ -93,6 +94,8 @@ def _pow_scalar_dx(g: Any, x: Any, exponent: float) -> Any:
         return g
     if exponent == 2:
         return g * (x * 2.0)
+    if exponent == 0.5:  # 1/(2 sqrt x), as PyTorch: -inf at x = -0.0 (sqrt(-0.0) = -0.0)
+        return g * (0.5 / F.sqrt(x))
     return g * (F.pow(x, exponent - 1) * exponent)
 
 
@@ -106,8 +109,9 @@ pow_scalar_p.defjvp(lambda t, out, x, exponent: _pow_scalar_dx(t, x, exponent))
 
 
 def _maximum_mask(x: Any, y: Any) -> Any:
-    # d/dx max(x, y) = 1 where x > y, 1/2 on ties (PyTorch splits the gradient evenly), else 0
-    return F.where(x > y, 1.0, F.where(x == y, 0.5, 0.0)).to(x.dtype)
+    # d/dx max(x, y) = 1 where x > y, 1/2 on ties (PyTorch splits the gradient evenly), else
+    # 0; where either is NaN (neither x < y nor x == y) both get 1, as in PyTorch
+    return F.where(x < y, 0.0, F.where(x == y, 0.5, 1.0)).to(x.dtype)
 
 
 maximum_p = Primitive("maximum", xp.maximum, broadcasts=True, saves=(0, 1))
@@ -196,9 +200,10 @@ def mask(g: Any, mask: Any) -> Any:
 
 
 relu_p = Primitive("relu", lambda x: xp.maximum(x, 0).astype(x.dtype, copy=False), saves=(0,))
-# d/dx relu(x) = 1 if x > 0 else 0 (0 at the kink, as PyTorch)
-relu_p.defvjp(lambda g, out, x: mask(g, x.data > 0))
-relu_p.defjvp(lambda t, out, x: mask(t, x.data > 0))
+# d/dx relu(x) = 1 if x > 0 else 0 (0 at the kink, as PyTorch); 1 at NaN (PyTorch zeroes only
+# where x <= 0)
+relu_p.defvjp(lambda g, out, x: mask(g, ~(x.data <= 0)))
+relu_p.defjvp(lambda t, out, x: mask(t, ~(x.data <= 0)))
 
 leaky_relu_p = Primitive(
     "leaky_relu",

@@ -288,8 +288,8 @@ def clamp(x: Any, min: Any = None, max: Any = None) -> Any:
 
 
 def sign(x: Any) -> Any:
-    """-1, 0 or 1 (not differentiable: a constant)."""
-    return wrap(xp.sign(x.data))
+    """-1, 0 or 1 (not differentiable: a constant); 0 at NaN, as PyTorch."""
+    return wrap(xp.where(x.data != x.data, 0, xp.sign(x.data)).astype(x.data.dtype, copy=False))
 
 
 # --- comparisons and arg-reductions (no gradient) --------------------------------------------
@@ -325,12 +325,24 @@ def logical_not(x: Any) -> Any:
 
 def argmax(x: Any, dim: int | None = None, keepdim: bool = False) -> Any:
     """Index of the maximum (flattened when ``dim`` is None). Integer result: no gradient."""
+    _check_arg_reduction(x, dim, "argmax")
     return wrap(xp.argmax(x.data, axis=dim, keepdims=keepdim))
 
 
 def argmin(x: Any, dim: int | None = None, keepdim: bool = False) -> Any:
     """Index of the minimum (flattened when ``dim`` is None). Integer result: no gradient."""
+    _check_arg_reduction(x, dim, "argmin")
     return wrap(xp.argmin(x.data, axis=dim, keepdims=keepdim))
+
+
+def _check_arg_reduction(x: Any, dim: Any, op: str) -> None:
+    """An index of nothing does not exist: PyTorch's IndexError, not NumPy's ValueError."""
+    d = _dims(x, dim, op)
+    if (x.numel() == 0 and d is None) or (d and x.shape[d[0]] == 0):
+        raise IndexError(
+            f"{op}: cannot take the {op} of an empty {'tensor' if d is None else 'dim'} "
+            f"(shape {tuple(x.shape)}{'' if d is None else f', dim {dim}'})"
+        )
 
 
 # --- reductions -----------------------------------------------------------------------------
@@ -339,7 +351,13 @@ def argmin(x: Any, dim: int | None = None, keepdim: bool = False) -> Any:
 def _dims(x: Any, dim: Any, op: str) -> tuple[int, ...] | None:
     if dim is None:
         return None
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    if not isinstance(dim, (int, xp.integer, Sequence)) or isinstance(dim, (bool, str)):
+        raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {dim!r}")
+    dims = (dim,) if isinstance(dim, (int, xp.integer)) else tuple(dim)
+    if not dims:  # dim=() or []: every dim, as PyTorch's reductions
+        return None
+    if not all(isinstance(d, (int, xp.integer)) and not isinstance(d, bool) for d in dims):
+        raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {dim!r}")
     nd = x.ndim
     out = []
     for d in dims:
@@ -348,7 +366,10 @@ def _dims(x: Any, dim: Any, op: str) -> tuple[int, ...] | None:
                 f"{op}: dim {d} is out of range for a tensor of shape {tuple(x.shape)} "
                 f"(valid: {-nd} to {nd - 1})"
             )
-        out.append(d % nd if nd else 0)
+        axis = d % nd if nd else 0
+        if axis in out:  # PyTorch refuses it; NumPy would reduce the dim once, silently
+            raise RuntimeError(f"{op}: dim {axis} appears multiple times in the list of dims")
+        out.append(axis)
     return tuple(sorted(set(out))) if nd else None
 
 
@@ -406,8 +427,11 @@ def var(
 def std(
     x: Any, dim: Any = None, keepdim: bool = False, *, correction: float = 1, unbiased: Any = None
 ) -> Any:
-    """Standard deviation: sqrt(var(x)).   d/dx_i std = (x_i - mean) / ((n - correction) std)."""
-    return sqrt(var(x, dim, keepdim, correction=correction, unbiased=unbiased))
+    """Standard deviation: sqrt(var(x)).   d/dx_i std = (x_i - mean) / ((n - correction) std),
+    and 0 where std is 0 (a constant slice), as PyTorch, rather than 0 * inf = nan."""
+    v = var(x, dim, keepdim, correction=correction, unbiased=unbiased)
+    zero = wrap(v.data == 0)  # sqrt'(0) is inf: take sqrt of 1 there and put 0 back
+    return where(zero, 0.0, sqrt(where(zero, 1.0, v)))
 
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
@@ -417,7 +441,13 @@ def _extreme(prim: Any, argfn: Any, x: Any, dim: Any, keepdim: bool, op: str) ->
     if x.numel() == 0:
         raise RuntimeError(f"{op}: cannot reduce an empty tensor of shape {tuple(x.shape)}")
     if dim is None:
+        if x.data.dtype.kind == "f" and xp.isnan(x.data).any():
+            # PyTorch: the result is NaN and the gradient is shared by the NaN entries
+            return mean(x[wrap(xp.isnan(x.data))])
         return bind(prim, (x,), {"dim": None, "keepdim": False})
+    if x.ndim == 0:  # a 0-d tensor is its own max along dim 0 (or -1), at index 0
+        _dims(x, dim, op)
+        return MaxResult(reshape(x, ()), wrap(xp.zeros((), dtype=_backend.int64)))
     (d,) = _dims(x, dim, op) or (0,)
     # With a dim, PyTorch returns (values, indices) and the gradient goes to that index only.
     indices = xp.expand_dims(argfn(x.data, axis=d), d)

@@ -14,14 +14,16 @@ from chainrule.ops._primitive import Primitive
 
 
 def _softmax_impl(x: Any, dim: int) -> Any:
-    e = xp.exp(x - x.max(axis=dim, keepdims=True))  # shift by the max: no overflow
+    # shift by the max: no overflow (initial=-inf: an empty dim gives an empty result)
+    e = xp.exp(x - x.max(axis=dim, keepdims=True, initial=-xp.inf))
     e /= e.sum(axis=dim, keepdims=True)
     return e
 
 
 def _log_softmax_impl(x: Any, dim: int) -> Any:
-    shifted = x - x.max(axis=dim, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+    shifted = x - x.max(axis=dim, keepdims=True, initial=-xp.inf)  # empty dim: empty result
+    with xp.errstate(divide="ignore"):  # log 0 of an empty dim's sum: broadcast to nothing
+        return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
 
 
 softmax_p = Primitive("softmax", _softmax_impl, saves_out=True)

@@ -62,7 +62,7 @@ amin_p = _extreme("amin", xp.amin)
 
 def _logsumexp_impl(x: Any, dim: Any, keepdim: bool) -> Any:
     # log sum e^x = m + log sum e^(x - m) with m = max x: no overflow at |x| = 1000
-    m = xp.amax(x, axis=dim, keepdims=True)
+    m = xp.amax(x, axis=dim, keepdims=True, initial=-xp.inf)  # an empty slice: log 0 = -inf
     m = xp.where(xp.isfinite(m), m, 0)  # all -inf (or inf) slices: leave them to log/exp
     with xp.errstate(divide="ignore"):
         out = xp.log(xp.sum(xp.exp(x - m), axis=dim, keepdims=True)) + m

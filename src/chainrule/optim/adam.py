@@ -56,6 +56,10 @@ class Adam(Optimizer):
         }
         super().__init__(params, defaults)
 
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        extra = ("max_exp_avg_sq",) if group["amsgrad"] else ()
+        return ("step", "exp_avg", "exp_avg_sq", *extra)
+
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
         loss = self._closure_loss(closure)

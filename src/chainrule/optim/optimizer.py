@@ -8,6 +8,7 @@ the old value then refuses to backward).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -145,16 +146,34 @@ class Optimizer:
                     f"that doesn't match the size of optimizer's group ({len(group['params'])})"
                 )
             id_map.update(zip(ids, group["params"]))
-        self.state = {}
+        state: dict[Tensor, dict[str, Any]] = {}
         for key, values in state_dict["state"].items():
             p = id_map.get(int(key))
             if p is None:
                 continue
-            self.state[p] = {name: _cast_state(v, p, name) for name, v in values.items()}
+            state[p] = {name: _cast_state(v, p, name) for name, v in values.items()}
+        new_groups = []
         for saved, group in zip(groups, self.param_groups):
+            new_group = dict(group)
             for name, value in saved.items():
                 if name != "params":
-                    group[name] = _plain(value, self.defaults.get(name))
+                    new_group[name] = _plain(value, self.defaults.get(name))
+            new_groups.append(new_group)
+        # Check everything before changing anything: a bad buffer found now names its
+        # parameter; found by step() it would be a KeyError or a broadcasting error.
+        index = {id(p): i for i, p in id_map.items()}
+        for new_group in new_groups:
+            for p in new_group["params"]:
+                if state.get(p):  # an empty state is a fresh start, as PyTorch's
+                    _check_state(state[p], p, index[id(p)], self._state_keys(new_group))
+        self.state = state
+        for group, new_group in zip(self.param_groups, new_groups):
+            group.update(new_group)
+
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        """The entries ``step`` reads from a parameter's (non-empty) state under ``group``'s
+        hyperparameters; subclasses that keep buffers name them."""
+        return ()
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -197,3 +216,32 @@ def _cast_state(value: Any, p: Tensor, name: str) -> Any:
         dtype = p.data.dtype if value.dtype.kind == "f" else value.dtype
         return Tensor(value.astype(dtype, copy=True))
     return value
+
+
+def _check_state(state: dict[str, Any], p: Tensor, i: int, required: tuple[str, ...]) -> None:
+    """Refuse a loaded per-parameter state that ``step`` could not use: a missing entry, a
+    buffer that is not a floating-point tensor of the parameter's shape, a step that is not
+    a number. ``i`` is the parameter's index in the state dict."""
+    where = f"load_state_dict: the state of parameter {i} (shape {tuple(p.shape)})"
+    missing = [k for k in required if k not in state]
+    if missing:
+        raise ValueError(
+            f"{where} lacks {', '.join(map(repr, missing))}; it has {sorted(state)}. Was the "
+            "state dict saved by another optimizer, or with other hyperparameters?"
+        )
+    for name, value in state.items():
+        if name == "step":
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ValueError(f"{where} has step {value!r:.60}; expected a number")
+        elif isinstance(value, Tensor):
+            if tuple(value.shape) != tuple(p.shape):
+                raise ValueError(
+                    f"{where} has {name!r} of shape {tuple(value.shape)}; it must have the "
+                    "parameter's shape"
+                )
+            if value.data.dtype.kind != "f":
+                raise ValueError(f"{where} has {name!r} of dtype {value.dtype}; expected floats")
+        elif value is not None or name in required:
+            raise ValueError(
+                f"{where} has {name!r} = {value!r:.60}; expected a tensor of the parameter's shape"
+            )

@@ -59,6 +59,11 @@ class RMSprop(Optimizer):
         }
         super().__init__(params, defaults)
 
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        momentum = ("momentum_buffer",) if group["momentum"] > 0 else ()
+        centered = ("grad_avg",) if group["centered"] else ()
+        return ("step", "square_avg", *momentum, *centered)
+
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
         loss = self._closure_loss(closure)
