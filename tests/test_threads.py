@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -71,7 +72,8 @@ def test_tour_passes_threads_to_the_training(monkeypatch, capsys):
 
     monkeypatch.setattr(train, "train_digits_mlp", fake)
     monkeypatch.setattr(train, "train_digits_cnn", fake)
-    monkeypatch.setattr(tour, "_transforms_part", lambda: None)
+    monkeypatch.setattr(tour, "_transforms_part", lambda: [])
+    monkeypatch.setattr(tour, "_lessons_part", lambda *args: (Path("index.html"), True))
     monkeypatch.setattr(
         tour, "train_moons", lambda steps: {"accuracy": 1, "seconds": 0, "ms_per_step": 0}
     )
