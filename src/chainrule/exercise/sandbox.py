@@ -614,9 +614,15 @@ def install_audit_hook(
                 name in blocked_modules or name.startswith(blocked_module_prefixes)
             ):
                 refuse("import " + name)
-            # The second "import" event of an extension module carries its file name.
-            if _len(args) > 1 and args[1] is not None and not native_ok(args[1]):
-                refuse("import " + safe_repr(name) + " from " + safe_repr(args[1]))
+            # The second "import" event of an extension module carries its file name: a
+            # blocked module loaded under another name ("alias._xxsubinterpreters") is still
+            # that file.
+            if _len(args) > 1 and args[1] is not None:
+                if not native_ok(args[1]):
+                    refuse("import " + safe_repr(name) + " from " + safe_repr(args[1]))
+                f = args[1]
+                if _type(f) is _str and f.rsplit("/", 1)[-1].split(".", 1)[0] in blocked_modules:
+                    refuse("import " + safe_repr(name) + " from " + safe_repr(f))
             return
         if event == "ctypes.dlopen":
             # ctypes' own import opens the main program (dlopen(None)); finding a symbol in it
@@ -650,7 +656,11 @@ def install_audit_hook(
             for i in paths:
                 target = args[i]
                 if _type(target) is _int:
-                    continue  # an already-open descriptor
+                    if event == "os.truncate":
+                        continue  # ftruncate of a file the code opened for writing
+                    # chmod/chown/utime/xattrs through a descriptor: seccomp refuses them
+                    # anyway; say so (a solution has no reason to change a file's metadata).
+                    refuse(event + "(fd " + _str(target) + ")")
                 try:
                     ok = writable(resolve(target))
                 except _Exception:
