@@ -289,8 +289,8 @@ def test_namespaces_hide_the_host(tmp_path):
     )
     report = check_source(probe + CORRECT, only=["construction"])
     assert report.isolation == "namespaces"
-    assert "uid 65534 pid 1" in report.output
-    assert "procs [1]" in report.output  # the worker is alone in its pid namespace
+    assert "uid 65534 pid 2" in report.output
+    assert "procs [1, 2]" in report.output  # bwrap's init and the worker, alone
     assert "seen ['/sandbox']" in report.output  # none of the host's files
     assert "host sandbox" in report.output
 
@@ -379,3 +379,14 @@ def test_grade_source_can_be_cancelled():
     statuses = {c["name"]: c["status"] for c in result["checks"]}
     assert statuses["grad_add"] == "not_run"
     assert json.loads(json.dumps(result)) == result
+
+
+def test_a_worker_that_signals_itself_dies_and_is_replaced(tmp_path):
+    report = check_file(
+        plant("self_signal", tmp_path), only=["construction", "grad_add", "grad_mul", "grad_relu"]
+    )
+    got = {c.name: c.status for c in report.checks}
+    assert got["construction"] == "pass"
+    assert got["grad_add"] == got["grad_mul"] == "crash"
+    assert "the worker died with SIGSEGV" in report.check("grad_add").message
+    assert got["grad_relu"] == "not_run"

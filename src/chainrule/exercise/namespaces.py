@@ -5,7 +5,7 @@ bubblewrap is the small, maintained tool Flatpak builds its sandboxes with (Debi
 
     bwrap --unshare-user --unshare-pid --unshare-ipc --unshare-net --unshare-uts
           --unshare-cgroup-try --disable-userns --uid 65534 --gid 65534 --cap-drop ALL
-          --die-with-parent --new-session --as-pid-1
+          --die-with-parent --new-session
           --ro-bind /usr /usr (and /bin, /lib, ... as the host has them: links or binds)
           --ro-bind <the Python installation, the venv, chainrule's import root>
           --ro-bind-data FD <the solution's path>   (the bytes the grader read, read only)
@@ -15,7 +15,9 @@ bubblewrap is the small, maintained tool Flatpak builds its sandboxes with (Debi
 so the learner's code sees a file system holding only what it needs (read only), a small
 tmpfs as its only writable place (it vanishes with the namespace: nothing to clean up on the
 host), no network (a fresh, empty network namespace), no other process (a fresh pid namespace
-with a fresh ``/proc``; the worker is pid 1 there, and everything in it dies with it), its own
+with a fresh ``/proc``: bwrap's small init is pid 1, the worker pid 2, and killing the init
+kills everything in the namespace; the worker is not made pid 1 itself because pid 1 ignores
+the default action of signals it sends itself: a SIGSEGV or SIGXCPU would not end it), its own
 SysV IPC namespace (segments die with it), uid 65534 (nobody) with no capabilities even when
 the grader runs as root, and it is killed when the grader dies (``--die-with-parent``).
 
@@ -85,8 +87,8 @@ def bwrap_argv(
             same places).
         chainrule_root: the directory that contains the chainrule package.
         tmpfs_bytes: the size cap of the writable tmpfs at :data:`SANDBOX_DIR`.
-        status_fd: bwrap writes ``{"child-pid": N}`` there (N as the host sees it, for the
-            grader's signals) and later the exit status.
+        status_fd: bwrap writes ``{"child-pid": N}`` there (N: the namespace's init as the
+            host sees it, for the grader's signals) and later the exit status.
         data_files: (descriptor, path) pairs: bwrap copies each descriptor's content to a
             read-only file at that path.
     """
@@ -110,7 +112,6 @@ def bwrap_argv(
         "ALL",
         "--die-with-parent",
         "--new-session",
-        "--as-pid-1",
         *_system_dirs(),
     ]
     for root in mount_roots(chainrule_root):

@@ -152,7 +152,6 @@ class _Worker:
     ) -> None:
         self.sink = sink
         self.namespaces = namespaces
-        self.signal_pid = 0
         fds: list[int] = []  # the child's ends, closed here once it started
         cmd_r, cmd_w = os.pipe()
         res_r, res_w = os.pipe()
@@ -222,14 +221,15 @@ class _Worker:
         self.sel.register(self.hang_r, selectors.EVENT_READ, "hang")
         self.buf = bytearray()
         self.hang = b""
-        if not namespaces:
-            self.signal_pid = self.proc.pid
-        else:
-            self.signal_pid = self._child_pid(time.monotonic() + _STARTUP_SECONDS)
+        # Who gets SIGUSR1 (the worker) and SIGKILL (the worker, or the namespace's init,
+        # whose death ends everything in the namespace).
+        self.init_pid = 0
+        self.worker_pid = 0 if namespaces else self.proc.pid
+        if namespaces:
+            self.init_pid = self._child_pid(time.monotonic() + _STARTUP_SECONDS)
 
     def _child_pid(self, deadline: float) -> int:
-        # bwrap's first status document names the sandboxed process as the host sees it (the
-        # worker, pid 1 of its namespace): SIGUSR1 for a stack dump goes there.
+        # bwrap's first status document names the namespace's init as the host sees it.
         data = b""
         while b"\n" not in data and len(data) < 4096:
             if self.sink.cancel is not None and self.sink.cancel.is_set():
@@ -353,8 +353,11 @@ class _Worker:
     def stack_dump(self, filename: str) -> str:
         """Ask faulthandler for the worker's stack; return where it is in the learner's file."""
         self.hang = b""  # whatever was there before is not this dump
+        pid = self.worker_pid or _only_child(self.init_pid)
+        if pid <= 1:
+            return ""
         try:
-            os.kill(self.signal_pid, signal.SIGUSR1)
+            os.kill(pid, signal.SIGUSR1)
         except OSError:
             return ""
         end = time.monotonic() + 1.0  # faulthandler answers within milliseconds
@@ -388,9 +391,10 @@ class _Worker:
 
     def kill(self) -> None:
         """Kill the worker (and bwrap) and close the pipes; never raises."""
-        if self.signal_pid > 1 and self.proc.poll() is None:
+        target = self.init_pid or self.worker_pid
+        if target > 1 and self.proc.poll() is None:  # bwrap (or the worker) not yet reaped
             with contextlib.suppress(OSError):  # already gone
-                os.kill(self.signal_pid, signal.SIGKILL)
+                os.kill(target, signal.SIGKILL)
         with contextlib.suppress(OSError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -404,6 +408,21 @@ class _Worker:
         assert self.proc.stdout is not None
         with contextlib.suppress(OSError):
             self.proc.stdout.close()
+
+
+def _only_child(pid: int) -> int:
+    """The child of ``pid`` (the worker, child of the namespace's init), from the host's /proc.
+
+    Not a file of the worker's: /proc of the grader's own pid namespace.
+    """
+    if pid <= 1:
+        return 0
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", "rb") as f:
+            first = f.read(64).split()
+        return int(first[0]) if first else 0
+    except (OSError, ValueError):
+        return 0
 
 
 def _describe_exit(code: int) -> str:
