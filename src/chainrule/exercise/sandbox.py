@@ -1,35 +1,33 @@
-"""Isolation for the grader's worker process: rlimits, Landlock, seccomp and an audit hook.
+"""Isolation inside the grader's worker process: rlimits, Landlock, seccomp and an audit hook.
 
 The learner's ``solution.py`` is untrusted code. The parent process (``runner.py``) never
-imports it; a separate ``python -I`` worker does, after stacking these layers, outermost first:
+imports it; a separate ``python -I`` worker does, normally inside bubblewrap's namespaces
+(:mod:`chainrule.exercise.namespaces`, the outermost layer), after stacking these layers:
 
-1. **Process limits** (:func:`limit_resources`, run as ``preexec_fn`` between fork and exec):
-   CPU seconds, address space (so a 20 GB allocation fails with ``MemoryError``), file size,
-   open files, no core dumps. The parent adds a new session (so the whole process group can be
-   killed), a minimal environment, a fresh temporary working directory and ``stdin=DEVNULL``.
+1. **Process limits** (:func:`limit_resources`, called by the worker first thing): CPU
+   seconds, address space (so a 20 GB allocation fails with ``MemoryError``), file size, open
+   files, no core dumps.
 2. **Landlock** (:func:`apply_landlock`), Linux >= 5.13, no root needed: the kernel itself
-   refuses to open files outside the Python installation, chainrule and the temporary
-   directory, refuses writes outside the temporary directory, TCP bind/connect (ABI >= 4) and
+   refuses to open files outside the Python installation, chainrule and the working
+   directory, refuses writes outside the working directory, TCP bind/connect (ABI >= 4) and
    signals to processes outside the sandbox (ABI >= 6).
-3. **seccomp** (:func:`apply_seccomp`) through the system's libseccomp (the library that
-   Docker, systemd and Chromium build their filters with), called with ctypes so that no
-   compiled extension is needed: ``execve``, ``fork``/``vfork``, non-thread ``clone``,
-   ``socket``, ``ptrace``, raising rlimits, signalling other processes and a list of
-   administrative syscalls fail with ``EPERM``.
+3. **seccomp, an allow-list** (:func:`apply_seccomp`) through the system's libseccomp (the
+   library that Docker, systemd and Chromium build their filters with), called with ctypes so
+   that no compiled extension is needed: every syscall not on the list fails with ``EPERM``
+   (programs, processes, sockets, file-metadata changes, SysV IPC, scheduling, ...), and
+   ``clone``, ``kill``, ``fcntl``, ``ioctl`` and ``prlimit64`` are allowed only with harmless
+   arguments.
 4. **An audit hook** (:func:`install_audit_hook`, PEP 578) installed before the learner's file
-   is imported. It blocks the same things at the Python level (plus ctypes' foreign calls and
-   raw memory access, ``gc`` introspection, tracing and ``__code__`` swapping, which could be
-   used to get around it) and,
-   unlike the kernel layers, it can *say* what was attempted and where:
-   ``sandbox: blocked open('/root/.ssh/id_rsa', 'r') at solution.py:12``.
+   is imported, for *messages*: unlike the kernel layers, it can say what was attempted and
+   where (``sandbox: blocked open('/root/.ssh/id_rsa', 'r') at solution.py:12``).
 
-Layers 2 and 3 are the security boundary; they are applied when the kernel and libseccomp
-allow it and the report says which ones were active. The audit hook alone is not a boundary
-(CPython's docs say so): it lives in the same process as the code it watches. See README.md.
+The namespaces and layers 2 and 3 are the security boundary; the report says which were
+active. The audit hook is not a boundary (CPython's docs say so, and a review switched it off
+from plain Python): it lives in the same process as the code it watches. See README.md.
 
-Everything here runs *inside the worker* except :func:`limit_resources`, and nothing here is
-imported by the worker through the ``chainrule`` package (the worker loads this file by path),
-so that importing it does not pull in NumPy before the sandbox is up.
+Everything here runs *inside the worker*, and nothing here is imported by the worker through
+the ``chainrule`` package (the worker loads this file by path), so that importing it does not
+pull in NumPy before the sandbox is up.
 """
 
 from __future__ import annotations
@@ -65,7 +63,7 @@ BLOCKED_MODULES = (
 
 
 def limit_resources(cpu_seconds: int, memory_bytes: int, fsize_bytes: int, nofile: int) -> None:
-    """Lower this process's rlimits; used as ``preexec_fn`` for the worker.
+    """Lower this process's rlimits; the worker calls it before any of the learner's code.
 
     Only ever lowers a limit (a value above the current hard limit is clamped to it), so it
     works without privileges. RLIMIT_CPU's hard limit is 5 s above the soft one: SIGXCPU at the
@@ -266,8 +264,9 @@ def apply_seccomp() -> str:
     """Install the worker's seccomp filter; return ``"on"`` or ``"off: reason"``.
 
     Uses libseccomp.so.2 through ctypes (the PyPI package ``pyseccomp`` does the same; calling
-    the library directly avoids a dependency). Denied calls return EPERM instead of killing the
-    process, so the learner's code sees an ordinary ``PermissionError``. Threads stay allowed
+    the library directly avoids a dependency). The default action is EPERM (an allow-list):
+    refused calls return it instead of killing the process, so the learner's code sees an
+    ordinary ``PermissionError``. Threads stay allowed
     (``clone`` with CLONE_THREAD); ``clone3`` returns ENOSYS so that glibc falls back to
     ``clone``, whose flags a filter can inspect.
     """
