@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from chainrule.exercise import check_file, check_source, grade_source
+from chainrule.exercise import namespaces as namespaces_module
 from chainrule.exercise.cli import check_main
 from chainrule.exercise.namespaces import bwrap_status
 from chainrule.exercise.report import Report, escape_text
@@ -249,7 +250,8 @@ def test_symlinked_solution_is_refused_and_not_read(tmp_path, capsys):
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
 def test_worker_dies_with_the_grader(tmp_path, signum):
     path = plant("stale_hang_file", tmp_path)  # hangs in backward()
-    env = {**os.environ, "PYTHONPATH": str(Path(WORKER).parents[2])}
+    # TMPDIR: without namespaces, a SIGKILLed grader leaves its temporary directory there.
+    env = {**os.environ, "PYTHONPATH": str(Path(WORKER).parents[2]), "TMPDIR": str(tmp_path)}
     before = _ps_workers()
     grader = subprocess.Popen(
         [sys.executable, "-m", "chainrule.exercise.cli", "check", str(path), "--timeout", "60"],
@@ -267,8 +269,7 @@ def test_worker_dies_with_the_grader(tmp_path, signum):
     finally:
         grader.kill()
         grader.wait()
-    # The fixture checks that no worker is left; without namespaces a SIGKILLed grader
-    # cannot remove its temporary directory (its own /tmp, not the fixture's).
+    # The fixture checks that no worker is left.
     if signum != signal.SIGKILL:
         assert grader.returncode == 128 + signum
 
@@ -295,11 +296,23 @@ def test_namespaces_hide_the_host(tmp_path):
     assert "host sandbox" in report.output
 
 
-def test_without_namespaces_the_report_says_isolation_is_reduced(tmp_path):
+def test_without_namespaces_the_report_says_isolation_is_reduced(tmp_path, monkeypatch):
     report = check_source(CORRECT, only=["construction"], namespaces=False)
     assert report.exit_code == 0 and report.isolation == "reduced"
     assert "ISOLATION IS REDUCED" in report.format_text()
     assert report.to_json()["sandbox"]["isolation"] == "reduced"
+    # Where bwrap is missing: the same fallback by default; nothing runs when it is required.
+    monkeypatch.setattr(namespaces_module, "_STATUS", None)
+    monkeypatch.setattr(namespaces_module.shutil, "which", lambda name: None)
+    assert (
+        namespaces_module.bwrap_status() == "off: bwrap not found (install the bubblewrap package)"
+    )
+    assert check_source(CORRECT, only=["construction"]).isolation == "reduced"
+    refused = grade_source(CORRECT, namespaces=True)
+    assert (
+        refused["passed"] is False and "namespaces were required" in refused["checks"][0]["message"]
+    )
+    monkeypatch.setattr(namespaces_module, "_STATUS", None)  # probe again after the test
 
 
 def test_kernel_layers_block_without_the_audit_hook(tmp_path):
@@ -390,3 +403,15 @@ def test_a_worker_that_signals_itself_dies_and_is_replaced(tmp_path):
     assert got["grad_add"] == got["grad_mul"] == "crash"
     assert "the worker died with SIGSEGV" in report.check("grad_add").message
     assert got["grad_relu"] == "not_run"
+
+
+def test_scheduling_ipc_and_signal_tricks_are_refused(tmp_path):
+    report = grade("scheduling_ipc_signals", tmp_path)
+    assert "ALLOWED" not in report.output
+    for what in ("setpriority", "sched_setaffinity", "sched_fifo", "f_setown", "f_setsig"):
+        assert f"{what} refused PermissionError" in report.output
+    assert "tiocsti refused" in report.output and "shmget refused" in report.output
+    # The plain-Python calls raise no audit event (the kernel refuses them silently); the
+    # ctypes call is seen by the hook. The fixture checks that no segment was left.
+    assert "blocked ctypes.dlsym(<object>, 'shmget')" in report.check("sandbox").message
+    assert report.exit_code == 1

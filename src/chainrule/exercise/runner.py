@@ -566,8 +566,9 @@ def check_file(
         max_output: how many bytes of the learner's prints are kept.
         seed: seeds the random graphs and the MLP's initial weights.
         only: run only these checks (by name); all of them by default.
-        namespaces: run the worker under bubblewrap (True), without (False: reduced
-            isolation, said in the report), or whichever works here (None, the default).
+        namespaces: require bubblewrap (True: where it cannot run, nothing runs and the
+            report's import check says why), do without (False: reduced isolation, said in
+            the report), or use it where it works (None, the default).
 
     Returns:
         A :class:`~chainrule.exercise.report.Report`; ``report.exit_code`` is 0 only when every
@@ -644,10 +645,6 @@ def grade_source(
     ``"cancelled": true``. ``namespaces=True`` insists on bubblewrap: without it the dict
     says so in ``sandbox.isolation`` and the grading does not run.
     """
-    if namespaces and bwrap_status() != "on":
-        report = Report("solution.py", [CheckResult("import", True, "crash", bwrap_status())])
-        report.layers = {"namespaces": bwrap_status()}
-        return report.to_json()
     return check_source(
         code, timeout=timeout, memory_mb=memory_mb, namespaces=namespaces, cancel=cancel
     ).to_json()
@@ -680,6 +677,14 @@ def _grade(
     }
     ns_status = bwrap_status() if namespaces is not False else "off: not requested"
     use_ns = ns_status == "on"
+    if namespaces and not use_ns:  # required, and not available: run nothing
+        msg = f"not graded: namespaces were required and are {ns_status}"
+        return Report(
+            filename,
+            [CheckResult("import", True, "crash", msg)],
+            layers={"namespaces": _namespaces_layer(ns_status)},
+            limits=limits,
+        )
     stem = Path(filename).stem
     config = {
         "source": source,
