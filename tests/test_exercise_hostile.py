@@ -411,7 +411,37 @@ def test_scheduling_ipc_and_signal_tricks_are_refused(tmp_path):
     for what in ("setpriority", "sched_setaffinity", "sched_fifo", "f_setown", "f_setsig"):
         assert f"{what} refused PermissionError" in report.output
     assert "tiocsti refused" in report.output and "shmget refused" in report.output
-    # The plain-Python calls raise no audit event (the kernel refuses them silently); the
-    # ctypes call is seen by the hook. The fixture checks that no segment was left.
-    assert "blocked ctypes.dlsym(<object>, 'shmget')" in report.check("sandbox").message
+    # The plain-Python calls raise no audit event: the seccomp filter hands them to the
+    # grader, which refuses them and reports them (the learner's code cannot forge or hide
+    # these). The ctypes call is seen by the hook. The fixture checks no segment was left.
+    details = report.check("sandbox").details
+    if "refusals reported by the grader" in report.layers.get("seccomp", ""):
+        for what in (
+            "setpriority()",
+            "sched_setaffinity()",
+            "sched_setscheduler()",
+            "fcntl(F_SETOWN)",
+            "fcntl(F_SETSIG)",
+            "ioctl(TIOCSTI)",
+        ):
+            assert f"sandbox: blocked {what} (refused by seccomp) (during import)" in details
+    assert "blocked ctypes.dlsym(<object>, 'shmget')" in details
     assert report.exit_code == 1
+
+
+def test_kernel_reported_refusals_survive_a_corrupted_pipe(tmp_path):
+    """Half a JSON line on the result pipe, then a call only the kernel sees: the grader hears
+    about it from the seccomp listener, not from the worker."""
+    code = (
+        "import os, sys\n"
+        'os.write(int(sys.argv[2]), b\'{"type": "event", "what": \')\n'
+        "try:\n"
+        "    os.setpriority(os.PRIO_PROCESS, 0, 5)\n"
+        "except OSError:\n"
+        "    pass\n"
+    )
+    report = check_source(code + CORRECT)
+    if "refusals reported by the grader" not in report.layers.get("seccomp", ""):
+        pytest.skip(f"no seccomp listener here: {report.layers.get('seccomp')}")
+    assert report.exit_code == 1
+    assert "blocked setpriority() (refused by seccomp)" in report.check("sandbox").message

@@ -175,7 +175,7 @@ def main(argv: list[str]) -> int:
     write_roots = [workdir, "/dev/null"]
     layers = {
         "landlock": sandbox.apply_landlock(read_roots, write_roots),
-        "seccomp": sandbox.apply_seccomp(),
+        "seccomp": sandbox.apply_seccomp(notify=True),
     }
     if not layers["seccomp"].startswith("on"):
         try:
@@ -185,8 +185,15 @@ def main(argv: list[str]) -> int:
             layers["nproc"] = f"off: {e}"
     sandbox.forget_ctypes()
     sandbox.install_audit_hook(filename, read_roots, write_roots, res_fd)
-    layers["audit_hook"] = "on"
-    chan.send({"type": "ready", "layers": layers})
+    layers["audit_hook"] = "on (messages only)"
+    chan.send({"type": "ready", "layers": layers, "notify_fd": sandbox.NOTIFY_FD})
+    # The grader takes its copy of the seccomp listener, then says go; the worker's own copy
+    # is closed before the learner's code exists (with it, that code could answer its own
+    # refused calls with "go ahead").
+    if chan.read() is None:
+        return 1
+    if sandbox.NOTIFY_FD >= 0:
+        os.close(sandbox.NOTIFY_FD)
 
     # Import the learner's file as a module. The parent sent the source, so the worker never
     # needs to read it; linecache gets it too, for tracebacks.

@@ -35,6 +35,8 @@ per check.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import random
@@ -42,6 +44,7 @@ import re
 import selectors
 import signal
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -52,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from chainrule.exercise import checks as checks_module
+from chainrule.exercise import sandbox as sandbox_module
 from chainrule.exercise.namespaces import bwrap_argv, bwrap_status
 from chainrule.exercise.report import CheckResult, Report, SandboxEvent, escape_text
 
@@ -221,6 +225,7 @@ class _Worker:
         self.sel.register(self.hang_r, selectors.EVENT_READ, "hang")
         self.buf = bytearray()
         self.hang = b""
+        self.notify_fd = -1
         # Who gets SIGUSR1 (the worker) and SIGKILL (the worker, or the namespace's init,
         # whose death ends everything in the namespace).
         self.init_pid = 0
@@ -255,6 +260,44 @@ class _Worker:
         if type(pid) is not int or pid <= 1:
             raise _Died("bwrap's status could not be read")
         return pid
+
+    def adopt_notifier(self, fd: object) -> str:
+        """Take a copy of the worker's seccomp listener (``pidfd_getfd``); say how it went.
+
+        Called once, after "ready" and before the learner's code runs, so ``fd`` is the
+        worker's word while it is still the grader's code.
+        """
+        if type(fd) is not int or fd < 0:
+            return "refusals not watched (no listener)"
+        pid = self.worker_pid or _only_child(self.init_pid)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except (OSError, AttributeError) as e:
+            return f"refusals not watched (pidfd_open: {e})"
+        try:
+            nfd = _pidfd_getfd(pidfd, fd)
+        except OSError as e:
+            return f"refusals not watched (pidfd_getfd: {e.strerror})"
+        finally:
+            os.close(pidfd)
+        os.set_blocking(nfd, False)
+        self.notify_fd = nfd
+        self.sel.register(nfd, selectors.EVENT_READ, "notify")
+        return "refusals reported by the grader"
+
+    def _answer_notification(self) -> None:
+        # One refused call: read it, answer EPERM, record it as an event. Every field comes
+        # from the kernel; nothing the learner's code wrote is involved.
+        buf = bytearray(_NOTIF_SIZE)
+        try:
+            fcntl.ioctl(self.notify_fd, _NOTIF_RECV, buf, True)
+        except OSError:
+            return  # not ready after all, or the caller died meanwhile
+        nid, _pid, _flags, nr, _arch, _ip, *args = struct.unpack_from("<QIIiIQ6Q", buf)
+        with contextlib.suppress(OSError):  # the caller may have died meanwhile
+            resp = bytearray(struct.pack("<QqiI", nid, 0, -errno.EPERM, 0))
+            fcntl.ioctl(self.notify_fd, _NOTIF_SEND, resp, True)
+        self.sink.event(_describe_syscall(nr, args) + " (refused by seccomp)", "")
 
     def _check_cancel(self) -> None:
         if self.sink.cancel is not None and self.sink.cancel.is_set():
@@ -314,6 +357,9 @@ class _Worker:
                 self._read(key.data)
 
     def _read(self, which: str) -> None:
+        if which == "notify":
+            self._answer_notification()
+            return
         fd = {"res": self.res_r, "out": self.out_fd, "hang": self.hang_r}[which]
         try:
             chunk = os.read(fd, 1 << 16)
@@ -401,13 +447,64 @@ class _Worker:
             self.proc.wait(timeout=5)
         with contextlib.suppress(Exception):
             self.sel.close()
-        for fd in (self.cmd_w, self.res_r, self.hang_r, self.status_r):
+        for fd in (self.cmd_w, self.res_r, self.hang_r, self.status_r, self.notify_fd):
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         assert self.proc.stdout is not None
         with contextlib.suppress(OSError):
             self.proc.stdout.close()
+
+
+# seccomp user notifications (linux/seccomp.h): struct seccomp_notif is 80 bytes (id, pid,
+# flags, then seccomp_data: nr, arch, instruction pointer, six arguments); the response is
+# 24 bytes (id, val, error, flags). The ioctl numbers are _IOWR('!', 0 / 1, those structs).
+_NOTIF_SIZE = 80
+_NOTIF_RECV = 0xC0502100
+_NOTIF_SEND = 0xC0182101
+_SYS_PIDFD_GETFD = 438  # the same number on every architecture
+_SYSCALL_NAMES: dict[int, str] = {}
+_NAMES_LOCK = threading.Lock()
+
+
+def _pidfd_getfd(pidfd: int, fd: int) -> int:
+    """A copy, in this process, of descriptor ``fd`` of the process behind ``pidfd``."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    new = libc.syscall(_SYS_PIDFD_GETFD, pidfd, fd, 0)
+    if new < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    os.set_inheritable(new, False)
+    return new
+
+
+def _describe_syscall(nr: int, args: list[int]) -> str:
+    with _NAMES_LOCK:
+        if not _SYSCALL_NAMES:
+            try:
+                import ctypes
+
+                lib = ctypes.CDLL("libseccomp.so.2")
+                lib.seccomp_syscall_resolve_name.argtypes = (ctypes.c_char_p,)
+                names = (*sandbox_module.WATCHED_SYSCALLS, "clone", "kill", "tgkill", "fcntl")
+                names += ("ioctl", "prlimit64", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+                for name in names:
+                    n = lib.seccomp_syscall_resolve_name(name.encode())
+                    if n >= 0:
+                        _SYSCALL_NAMES[n] = name
+            except OSError:
+                _SYSCALL_NAMES[-1] = "?"
+    name = _SYSCALL_NAMES.get(nr, f"syscall {nr}")
+    if name == "fcntl":
+        cmd = {8: "F_SETOWN", 10: "F_SETSIG", 15: "F_SETOWN_EX"}.get(args[1], str(args[1]))
+        return f"fcntl({cmd})"
+    if name == "ioctl":
+        return "ioctl(TIOCSTI)" if args[1] & 0xFFFFFFFF == 0x5412 else "ioctl"
+    if name in ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
+        return f"{name}() of another process"
+    return f"{name}()"
 
 
 def _only_child(pid: int) -> int:
@@ -734,6 +831,10 @@ def _grade(
                     got = ready.get("layers")
                     if isinstance(got, dict):
                         layers = {str(k)[:40]: str(v)[:200] for k, v in list(got.items())[:10]}
+                    watch = worker.adopt_notifier(ready.get("notify_fd"))
+                    if layers.get("seccomp", "").startswith("on"):
+                        layers["seccomp"] += f"; {watch}"
+                    worker.send({"go": True}, start + _STARTUP_SECONDS)
                     loaded = worker.receive(time.monotonic() + timeout, "loaded")
                 except TimeoutError:
                     where = worker.stack_dump(filename)

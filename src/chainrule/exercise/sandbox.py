@@ -260,8 +260,40 @@ _FCNTL_ALLOWED = (0, 1, 2, 3, 4, 5, 6, 7, 1030)  # F_DUPFD .. F_SETLKW, F_DUPFD_
 _IOCTL_ALLOWED = (0x5401, 0x5413, 0x5421, 0x5451, 0x5450, 0x541B)
 
 
-def apply_seccomp() -> str:
-    """Install the worker's seccomp filter; return ``"on"`` or ``"off: reason"``.
+# Refused syscalls that the grader hears about when apply_seccomp(notify=True): the kernel
+# suspends the caller and asks the listener (the grader's process, holding the notification
+# descriptor), which answers EPERM and records the attempt. Reported from outside the worker,
+# these events cannot be forged or hidden by the learner's code. They are the calls an attack
+# makes; everything else not allowed fails with EPERM silently.
+WATCHED_SYSCALLS = (
+    "execve", "execveat", "fork", "vfork", "socket", "socketpair", "ptrace",
+    "process_vm_readv", "process_vm_writev", "chmod", "fchmod", "fchmodat", "fchmodat2",
+    "chown", "fchown", "lchown", "fchownat", "utime", "utimes", "futimesat", "utimensat",
+    "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
+    "link", "linkat", "symlink", "symlinkat", "mknod", "mknodat", "shmget", "shmat", "msgget",
+    "semget", "setpriority", "sched_setaffinity", "sched_setscheduler", "sched_setparam",
+    "sched_setattr", "setrlimit", "mount", "umount2", "unshare", "setns", "chroot",
+    "pivot_root", "pidfd_open", "pidfd_getfd", "pidfd_send_signal", "io_uring_setup", "bpf",
+    "perf_event_open", "userfaultfd", "keyctl", "add_key", "request_key", "memfd_create",
+    "open_by_handle_at", "name_to_handle_at", "tkill",
+)  # fmt: skip
+_SCMP_ACT_NOTIFY = 0x7FC00000
+_SCMP_CMP_NE = 1
+# fcntl commands that aim signals at other processes; ioctl's TIOCSTI.
+_FCNTL_WATCHED = (8, 10, 15)  # F_SETOWN, F_SETSIG, F_SETOWN_EX
+_IOCTL_TIOCSTI = 0x5412
+# The notification descriptor after apply_seccomp(notify=True), for the worker to hand over.
+NOTIFY_FD = -1
+
+
+def apply_seccomp(notify: bool = False) -> str:
+    """Install the worker's seccomp filter; return ``"on ..."`` or ``"off: reason"``.
+
+    With ``notify``, the calls in :data:`WATCHED_SYSCALLS` (and forks, signals to other
+    processes, F_SETOWN/F_SETSIG, TIOCSTI, raising limits) go to a user-notification listener
+    whose descriptor is left in :data:`NOTIFY_FD`: the grader takes a copy of it
+    (``pidfd_getfd``) and answers each with EPERM, and the worker must close its own before any
+    untrusted code runs (whoever holds it could let calls through).
 
     Uses libseccomp.so.2 through ctypes (the PyPI package ``pyseccomp`` does the same; calling
     the library directly avoids a dependency). The default action is EPERM (an allow-list):
@@ -299,6 +331,7 @@ def apply_seccomp() -> str:
     lib.seccomp_attr_set.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32)
     lib.seccomp_load.argtypes = (ctypes.c_void_p,)
     lib.seccomp_release.argtypes = (ctypes.c_void_p,)
+    lib.seccomp_notify_fd.argtypes = (ctypes.c_void_p,)
 
     def errno_action(code: int) -> int:
         return 0x00050000 | (code & 0xFFFF)  # SCMP_ACT_ERRNO(code)
@@ -335,15 +368,30 @@ def apply_seccomp() -> str:
             rule("fcntl", _SCMP_ACT_ALLOW, (1, _SCMP_CMP_EQ, cmd, 0))
         for req in _IOCTL_ALLOWED:  # the request is an unsigned int: compare 32 bits
             rule("ioctl", _SCMP_ACT_ALLOW, (1, _SCMP_CMP_MASKED_EQ, 0xFFFFFFFF, req))
+        if notify:
+            for name in WATCHED_SYSCALLS:
+                rule(name, _SCMP_ACT_NOTIFY)
+            rule("clone", _SCMP_ACT_NOTIFY, (0, _SCMP_CMP_MASKED_EQ, _CLONE_THREAD, 0))
+            rule("prlimit64", _SCMP_ACT_NOTIFY, (2, _SCMP_CMP_NE, 0, 0))
+            for name in ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
+                rule(name, _SCMP_ACT_NOTIFY, (0, _SCMP_CMP_NE, me, 0))
+            for cmd in _FCNTL_WATCHED:
+                rule("fcntl", _SCMP_ACT_NOTIFY, (1, _SCMP_CMP_EQ, cmd, 0))
+            rule("ioctl", _SCMP_ACT_NOTIFY, (1, _SCMP_CMP_MASKED_EQ, 0xFFFFFFFF, _IOCTL_TIOCSTI))
         libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         rc = lib.seccomp_load(ctx)
         if rc < 0:
             return f"off: seccomp_load failed ({os.strerror(-rc)})"
+        if notify:
+            global NOTIFY_FD
+            NOTIFY_FD = lib.seccomp_notify_fd(ctx)
+            if NOTIFY_FD < 0:
+                return "on (allow-list; refusals not watched: no notification descriptor)"
     except OSError as e:
         return f"off: {e}"
     finally:
         lib.seccomp_release(ctx)
-    return "on"
+    return "on (allow-list)"
 
 
 def forget_ctypes() -> None:
