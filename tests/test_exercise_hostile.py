@@ -302,6 +302,7 @@ def test_without_namespaces_the_report_says_isolation_is_reduced(tmp_path, monke
     assert "ISOLATION IS REDUCED" in report.format_text()
     assert report.to_json()["sandbox"]["isolation"] == "reduced"
     # Where bwrap is missing: the same fallback by default; nothing runs when it is required.
+    monkeypatch.delenv("CHAINRULE_GRADER_NAMESPACES", raising=False)
     monkeypatch.setattr(namespaces_module, "_STATUS", None)
     monkeypatch.setattr(namespaces_module.shutil, "which", lambda name: None)
     assert (

@@ -20,6 +20,9 @@ that isolation is reduced. In both cases:
   stack dumps (HANG). Every message is size-capped (per message and in total for a grading)
   and parsed with a nesting limit; anything malformed or oversized fails the check that was
   running and the worker is replaced. The parent never opens a file the worker could touch.
+- the worker's seccomp listener: the parent takes a copy (``pidfd_getfd``) before the
+  learner's code runs and answers every watched syscall with EPERM, recording it as a sandbox
+  event that the worker cannot forge or hide.
 
 Each check gets a wall-clock timeout. When one hangs, the parent asks the worker for its stack
 (SIGUSR1, answered by faulthandler on the HANG pipe), reports where it hung, kills the worker

@@ -16,7 +16,8 @@ imports it; a separate ``python -I`` worker does, normally inside bubblewrap's n
    that no compiled extension is needed: every syscall not on the list fails with ``EPERM``
    (programs, processes, sockets, file-metadata changes, SysV IPC, scheduling, ...), and
    ``clone``, ``kill``, ``fcntl``, ``ioctl`` and ``prlimit64`` are allowed only with harmless
-   arguments.
+   arguments. The attack syscalls (:data:`WATCHED_SYSCALLS`) can go to a user-notification
+   listener instead, which the grader holds: it refuses them and reports them.
 4. **An audit hook** (:func:`install_audit_hook`, PEP 578) installed before the learner's file
    is imported, for *messages*: unlike the kernel layers, it can say what was attempted and
    where (``sandbox: blocked open('/root/.ssh/id_rsa', 'r') at solution.py:12``).
