@@ -522,7 +522,21 @@ def _only_child(pid: int) -> int:
             first = f.read(64).split()
         return int(first[0]) if first else 0
     except (OSError, ValueError):
+        pass
+    # Kernels without CONFIG_PROC_CHILDREN: the process whose parent is ``pid``.
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
         return 0
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read(1024).rsplit(b")", 1)[1].split()
+            if int(fields[1]) == pid:
+                return int(entry)
+        except (OSError, ValueError, IndexError):
+            continue
+    return 0
 
 
 def _describe_exit(code: int) -> str:
