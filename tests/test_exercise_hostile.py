@@ -416,6 +416,8 @@ def test_a_worker_that_signals_itself_dies_and_is_replaced(tmp_path):
 
 def test_scheduling_ipc_and_signal_tricks_are_refused(tmp_path):
     report = grade("scheduling_ipc_signals", tmp_path)
+    if not report.layers.get("seccomp", "").startswith("on"):
+        pytest.skip(f"these calls are refused by seccomp alone: {report.layers.get('seccomp')}")
     assert "ALLOWED" not in report.output
     for what in ("setpriority", "sched_setaffinity", "sched_fifo", "f_setown", "f_setsig"):
         assert f"{what} refused PermissionError" in report.output
