@@ -190,7 +190,9 @@ class _Worker:
                     # after the check started is not what the worker sees.
                     mfd = os.memfd_create("solution", os.MFD_CLOEXEC)
                     fds.append(mfd)
-                    os.write(mfd, source)
+                    view = memoryview(source)
+                    while view:
+                        view = view[os.write(mfd, view) :]
                     os.lseek(mfd, 0, os.SEEK_SET)
                     data_files.append((mfd, source_path))
                 argv = bwrap_argv(
@@ -234,7 +236,11 @@ class _Worker:
         self.init_pid = 0
         self.worker_pid = 0 if namespaces else self.proc.pid
         if namespaces:
-            self.init_pid = self._child_pid(time.monotonic() + _STARTUP_SECONDS)
+            try:
+                self.init_pid = self._child_pid(time.monotonic() + _STARTUP_SECONDS)
+            except BaseException:
+                self.kill()  # bwrap started: never leave it behind
+                raise
 
     def _child_pid(self, deadline: float) -> int:
         # bwrap's first status document names the namespace's init as the host sees it.
