@@ -1,8 +1,10 @@
 """The grader's worker: imports the learner's file inside the sandbox and runs the probes.
 
-Started only by ``runner.py``, as ``python -I -B _worker.py CMD_FD RES_FD``, with rlimits
-already set, a minimal environment, stdin closed and a fresh temporary directory as its working
-directory. The protocol is JSON lines:
+Started only by ``runner.py``, as ``python -I -B -u _worker.py CMD_FD RES_FD HANG_FD PPID``
+(under bubblewrap, or directly with PPID the grader's pid), with a minimal environment, stdin
+closed and a fresh directory (a tmpfs under bubblewrap) as its working directory. Before it
+compiles the learner's code it sets its rlimits and (without bubblewrap) a parent-death
+signal, then Landlock, seccomp and the audit hook. The protocol is JSON lines:
 
 - parent -> worker on CMD_FD: one config object (the learner's source, its file name,
   chainrule's import root), then one ``{"check": name, "params": ...}`` per check, then EOF;
@@ -26,7 +28,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-HANG_FILE = ".chainrule-hang.txt"  # faulthandler writes the stack here when the parent asks
+_PR_SET_PDEATHSIG = 1
 
 
 def _load_by_path(name: str, path: Path) -> types.ModuleType:
@@ -115,21 +117,32 @@ def _describe_names(namespace: dict[str, Any]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    cmd_fd, res_fd = int(argv[1]), int(argv[2])
+    cmd_fd, res_fd, hang_fd, ppid = (int(a) for a in argv[1:5])
     chan = _Channel(cmd_fd, res_fd)
     config = chan.read()
     if config is None:
         return 1
     here = Path(__file__).resolve().parent
+    sandbox = _load_by_path("_chainrule_exercise_sandbox", here / "sandbox.py")
+    lim = config["limits"]
+    sandbox.limit_resources(lim["cpu_seconds"], lim["memory_bytes"], lim["fsize_bytes"], 64)
+    if ppid:
+        # Without bubblewrap's --die-with-parent: die when the grader dies, however it dies
+        # (and not at all if it is already gone).
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)
+        if os.getppid() != ppid:
+            return 1
     # NumPy (if the learner imports it) must not start a thread pool: threads cost address
     # space under RLIMIT_AS and nothing here needs them.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
+    os.environ.pop("PWD", None)  # set by bwrap's --chdir; the learner sees PATH and LANG only
     chainrule_root = config["chainrule_root"]
     if chainrule_root not in sys.path:
         sys.path.insert(0, chainrule_root)  # so that `from chainrule.scalar import Value` works
     checks = _load_by_path("_chainrule_exercise_checks", here / "checks.py")
-    sandbox = _load_by_path("_chainrule_exercise_sandbox", here / "sandbox.py")
 
     # Everything the worker itself needs later is imported now, before the hook watches.
     import faulthandler
@@ -143,8 +156,9 @@ def main(argv: list[str]) -> int:
 
     workdir = os.getcwd()
     tempfile.tempdir = workdir  # the learner's temporary files go to the sandbox directory
-    hang = open(os.path.join(workdir, HANG_FILE), "w")  # noqa: SIM115  (kept open for the dump)
-    faulthandler.register(signal.SIGUSR1, file=hang, all_threads=True)
+    # The stack goes to its own pipe when the parent asks (SIGUSR1): the parent never reads a
+    # file the learner's code could replace.
+    faulthandler.register(signal.SIGUSR1, file=hang_fd, all_threads=True)
 
     # subprocess stays importable (a learner's `import subprocess` is harmless), but its
     # _posixsubprocess.fork_exec starts programs without an audit event: take it away.
@@ -155,11 +169,13 @@ def main(argv: list[str]) -> int:
     filename = config["filename"]
     # The learner's file itself is one of the grader's inputs: CPython's parser re-reads it to
     # quote the line of a SyntaxError.
-    read_roots = [*_read_roots(chainrule_root), config["source_path"]]
+    read_roots = _read_roots(chainrule_root)
+    if config["source_path"]:
+        read_roots.append(config["source_path"])
     write_roots = [workdir, "/dev/null"]
     layers = {
         "landlock": sandbox.apply_landlock(read_roots, write_roots),
-        "seccomp": sandbox.apply_seccomp(),
+        "seccomp": sandbox.apply_seccomp(notify=True),
     }
     if not layers["seccomp"].startswith("on"):
         try:
@@ -169,8 +185,15 @@ def main(argv: list[str]) -> int:
             layers["nproc"] = f"off: {e}"
     sandbox.forget_ctypes()
     sandbox.install_audit_hook(filename, read_roots, write_roots, res_fd)
-    layers["audit_hook"] = "on"
-    chan.send({"type": "ready", "layers": layers})
+    layers["audit_hook"] = "on (messages only)"
+    chan.send({"type": "ready", "layers": layers, "notify_fd": sandbox.NOTIFY_FD})
+    # The grader takes its copy of the seccomp listener, then says go; the worker's own copy
+    # is closed before the learner's code exists (with it, that code could answer its own
+    # refused calls with "go ahead").
+    if chan.read() is None:
+        return 1
+    if sandbox.NOTIFY_FD >= 0:
+        os.close(sandbox.NOTIFY_FD)
 
     # Import the learner's file as a module. The parent sent the source, so the worker never
     # needs to read it; linecache gets it too, for tracebacks.

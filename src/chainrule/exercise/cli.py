@@ -8,9 +8,13 @@ the sub-command; each parses its own arguments and returns the exit code. For de
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 __all__ = ["check_main", "init_main"]
 
@@ -34,21 +38,46 @@ def check_main(argv: list[str]) -> int:
         "--memory", type=int, default=1024, metavar="MIB", help="memory limit in MiB (1024)"
     )
     args = parser.parse_args(argv)
-    if not os.path.isfile(args.file):
+    if not os.path.lexists(args.file):
         print(f"chainrule check: no such file: {args.file}", file=sys.stderr)
         return 2
     if args.timeout <= 0 or args.memory < 64:
         print("chainrule check: --timeout must be > 0 and --memory >= 64", file=sys.stderr)
         return 2
-    from chainrule.exercise.runner import check_file
+    from chainrule.exercise.runner import SolutionRejected, check_file
 
-    report = check_file(args.file, timeout=args.timeout, memory_mb=args.memory)
+    try:
+        with _exit_on_termination():
+            report = check_file(args.file, timeout=args.timeout, memory_mb=args.memory)
+    except SolutionRejected as e:
+        print(f"chainrule check: {e}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         print(report.format_text(color=color))
     return report.exit_code
+
+
+@contextlib.contextmanager
+def _exit_on_termination() -> Iterator[None]:
+    """SIGTERM and SIGHUP end the grader through its ``finally`` blocks (which kill the worker
+    and remove a temporary directory) instead of killing it outright. Only in the main
+    thread, where Python can install handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def init_main(argv: list[str]) -> int:

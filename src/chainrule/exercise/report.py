@@ -10,11 +10,12 @@
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["CheckResult", "Report", "SandboxEvent"]
+__all__ = ["CheckResult", "Report", "SandboxEvent", "escape_text"]
 
 # Statuses a check can end with. Only "pass" satisfies a required check.
 STATUSES = ("pass", "fail", "skip", "timeout", "crash", "not_run")
@@ -77,6 +78,12 @@ class Report:
     output: str = ""
     output_bytes: int = 0
     output_truncated: bool = False
+    cancelled: bool = False
+
+    @property
+    def isolation(self) -> str:
+        """``"namespaces"`` when the worker ran under bubblewrap, else ``"reduced"``."""
+        return "namespaces" if self.layers.get("namespaces", "").startswith("on") else "reduced"
 
     @property
     def passed(self) -> bool:
@@ -112,7 +119,12 @@ class Report:
                     ),
                 },
                 "checks": [asdict(c) for c in self.checks],
-                "sandbox": {"layers": self.layers, "events": [asdict(e) for e in self.events]},
+                "cancelled": self.cancelled,
+                "sandbox": {
+                    "isolation": self.isolation,
+                    "layers": self.layers,
+                    "events": [asdict(e) for e in self.events],
+                },
                 "limits": self.limits,
                 "output": {
                     "text": self.output,
@@ -123,17 +135,25 @@ class Report:
         )
 
     def format_text(self, color: bool = False) -> str:
-        """The human-readable report; ANSI colours only when ``color`` is true."""
+        """The human-readable report; ANSI colours only when ``color`` is true.
+
+        Everything that can come from the learner's code (messages quoting it, tracebacks,
+        its prints, file names) has its control characters escaped: a print of terminal
+        escapes cannot draw a fake "PASS" screen.
+        """
 
         def paint(text: str, code: str) -> str:
+            text = escape_text(text)
             return f"{code}{text}{_RESET}" if color else text
 
         lines = [paint(f"chainrule check {self.file}", _BOLD)]
+        if self.isolation == "reduced" and self.layers:
+            lines.append(paint("warning: " + self.layers.get("namespaces", ""), _BOLD))
         indent = " " * 30
         for c in self.checks:
             label = paint(f"{_LABELS.get(c.status, c.status.upper()):<8}", _COLORS[c.status])
             opt = "" if c.required else "(optional) "
-            body = textwrap.wrap(opt + c.message, _WIDTH - len(indent)) or [""]
+            body = textwrap.wrap(escape_text(opt + c.message), _WIDTH - len(indent)) or [""]
             lines.append(f"  {label} {c.name:<18} {body[0]}")
             lines.extend(indent + rest for rest in body[1:])
             if c.details and c.status != "pass":
@@ -145,7 +165,7 @@ class Report:
         if self.output_bytes:
             cut = " (cut at the output limit)" if self.output_truncated else ""
             lines.append(f"your code printed {self.output_bytes} bytes{cut}; the first lines:")
-            lines.extend("  | " + ln for ln in self.output.splitlines()[:10])
+            lines.extend("  | " + escape_text(ln) for ln in self.output.splitlines()[:10])
         required = [c for c in self.checks if c.required]
         ok = sum(c.status == "pass" for c in required)
         optional = [c for c in self.checks if not c.required]
@@ -156,6 +176,26 @@ class Report:
             f" ({opt_ok} of {len(optional)} optional)"
         )
         return "\n".join(lines)
+
+
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def escape_text(text: str) -> str:
+    r"""``text`` with control characters (but newline) shown as escapes, never interpreted.
+
+    C0 and C1 controls (ESC starts every terminal sequence), zero-width and bidirectional
+    marks (which could reorder what a reader sees) become ``\xNN`` or ``\uNNNN``.
+
+    >>> escape_text("ok\x1b[2J\u202e")
+    'ok\\x1b[2J\\u202e'
+    """
+    return _CONTROL.sub(_escape_one, text)
+
+
+def _escape_one(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
 
 
 def _finite(obj: Any) -> Any:

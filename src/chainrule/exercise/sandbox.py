@@ -1,35 +1,34 @@
-"""Isolation for the grader's worker process: rlimits, Landlock, seccomp and an audit hook.
+"""Isolation inside the grader's worker process: rlimits, Landlock, seccomp and an audit hook.
 
 The learner's ``solution.py`` is untrusted code. The parent process (``runner.py``) never
-imports it; a separate ``python -I`` worker does, after stacking these layers, outermost first:
+imports it; a separate ``python -I`` worker does, normally inside bubblewrap's namespaces
+(:mod:`chainrule.exercise.namespaces`, the outermost layer), after stacking these layers:
 
-1. **Process limits** (:func:`limit_resources`, run as ``preexec_fn`` between fork and exec):
-   CPU seconds, address space (so a 20 GB allocation fails with ``MemoryError``), file size,
-   open files, no core dumps. The parent adds a new session (so the whole process group can be
-   killed), a minimal environment, a fresh temporary working directory and ``stdin=DEVNULL``.
+1. **Process limits** (:func:`limit_resources`, called by the worker first thing): CPU
+   seconds, address space (so a 20 GB allocation fails with ``MemoryError``), file size, open
+   files, no core dumps.
 2. **Landlock** (:func:`apply_landlock`), Linux >= 5.13, no root needed: the kernel itself
-   refuses to open files outside the Python installation, chainrule and the temporary
-   directory, refuses writes outside the temporary directory, TCP bind/connect (ABI >= 4) and
+   refuses to open files outside the Python installation, chainrule and the working
+   directory, refuses writes outside the working directory, TCP bind/connect (ABI >= 4) and
    signals to processes outside the sandbox (ABI >= 6).
-3. **seccomp** (:func:`apply_seccomp`) through the system's libseccomp (the library that
-   Docker, systemd and Chromium build their filters with), called with ctypes so that no
-   compiled extension is needed: ``execve``, ``fork``/``vfork``, non-thread ``clone``,
-   ``socket``, ``ptrace``, raising rlimits, signalling other processes and a list of
-   administrative syscalls fail with ``EPERM``.
+3. **seccomp, an allow-list** (:func:`apply_seccomp`) through the system's libseccomp (the
+   library that Docker, systemd and Chromium build their filters with), called with ctypes so
+   that no compiled extension is needed: every syscall not on the list fails with ``EPERM``
+   (programs, processes, sockets, file-metadata changes, SysV IPC, scheduling, ...), and
+   ``clone``, ``kill``, ``fcntl``, ``ioctl`` and ``prlimit64`` are allowed only with harmless
+   arguments. The attack syscalls (:data:`WATCHED_SYSCALLS`) can go to a user-notification
+   listener instead, which the grader holds: it refuses them and reports them.
 4. **An audit hook** (:func:`install_audit_hook`, PEP 578) installed before the learner's file
-   is imported. It blocks the same things at the Python level (plus ctypes' foreign calls and
-   raw memory access, ``gc`` introspection, tracing and ``__code__`` swapping, which could be
-   used to get around it) and,
-   unlike the kernel layers, it can *say* what was attempted and where:
-   ``sandbox: blocked open('/root/.ssh/id_rsa', 'r') at solution.py:12``.
+   is imported, for *messages*: unlike the kernel layers, it can say what was attempted and
+   where (``sandbox: blocked open('/root/.ssh/id_rsa', 'r') at solution.py:12``).
 
-Layers 2 and 3 are the security boundary; they are applied when the kernel and libseccomp
-allow it and the report says which ones were active. The audit hook alone is not a boundary
-(CPython's docs say so): it lives in the same process as the code it watches. See README.md.
+The namespaces and layers 2 and 3 are the security boundary; the report says which were
+active. The audit hook is not a boundary (CPython's docs say so, and a review switched it off
+from plain Python): it lives in the same process as the code it watches. See README.md.
 
-Everything here runs *inside the worker* except :func:`limit_resources`, and nothing here is
-imported by the worker through the ``chainrule`` package (the worker loads this file by path),
-so that importing it does not pull in NumPy before the sandbox is up.
+Everything here runs *inside the worker*, and nothing here is imported by the worker through
+the ``chainrule`` package (the worker loads this file by path), so that importing it does not
+pull in NumPy before the sandbox is up.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ import os
 import resource
 import stat
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 __all__ = [
     "apply_landlock",
@@ -65,7 +64,7 @@ BLOCKED_MODULES = (
 
 
 def limit_resources(cpu_seconds: int, memory_bytes: int, fsize_bytes: int, nofile: int) -> None:
-    """Lower this process's rlimits; used as ``preexec_fn`` for the worker.
+    """Lower this process's rlimits; the worker calls it before any of the learner's code.
 
     Only ever lowers a limit (a value above the current hard limit is clamped to it), so it
     works without privileges. RLIMIT_CPU's hard limit is 5 s above the soft one: SIGXCPU at the
@@ -206,88 +205,101 @@ def apply_landlock(read_paths: Iterable[str], write_paths: Iterable[str]) -> str
 # seccomp through libseccomp (seccomp.h). Actions and comparison operators.
 _SCMP_ACT_ALLOW = 0x7FFF0000
 _SCMP_FLTATR_CTL_TSYNC = 4
-_SCMP_CMP_NE, _SCMP_CMP_MASKED_EQ = 1, 7
+_SCMP_CMP_MASKED_EQ = 7
 _CLONE_THREAD = 0x00010000
 
-# Syscalls that fail with EPERM in the worker, whatever their arguments.
-_DENIED_SYSCALLS = (
-    # starting programs and processes
-    "execve",
-    "execveat",
-    "fork",
-    "vfork",
-    # the network (socketpair too: nothing in the grader needs sockets)
-    "socket",
-    "socketpair",
-    # reaching into other processes
-    "ptrace",
-    "process_vm_readv",
-    "process_vm_writev",
-    "pidfd_open",
-    "pidfd_getfd",
-    "pidfd_send_signal",
-    "tkill",
-    "kcmp",
-    # raising limits (root may raise hard limits)
-    "setrlimit",
-    # io_uring's file operations are not seen by seccomp
-    "io_uring_setup",
-    "io_uring_enter",
-    "io_uring_register",
-    # administration and escapes known from container breakouts
-    "open_by_handle_at",
-    "name_to_handle_at",
-    "mount",
-    "umount2",
-    "pivot_root",
-    "chroot",
-    "unshare",
-    "setns",
-    "bpf",
-    "perf_event_open",
-    "userfaultfd",
-    "keyctl",
-    "add_key",
-    "request_key",
-    "kexec_load",
-    "kexec_file_load",
-    "init_module",
-    "finit_module",
-    "delete_module",
-    "reboot",
-    "swapon",
-    "swapoff",
-    "iopl",
-    "ioperm",
-    "mknod",
-    "mknodat",
-    "acct",
-    "quotactl",
-    "syslog",
-    "sethostname",
-    "setdomainname",
-    "settimeofday",
-    "clock_settime",
-    "clock_adjtime",
-    "adjtimex",
-    "setuid",
-    "setgid",
-    "setreuid",
-    "setregid",
-    "setresuid",
-    "setresgid",
-    "setgroups",
-    "setfsuid",
-    "setfsgid",
-)
+_SCMP_CMP_EQ = 4
+
+# The allow-list: every syscall not named here (or in the argument-checked rules of
+# apply_seccomp) fails with EPERM. It is what CPython, its standard library and NumPy need to
+# import modules, allocate memory, run threads, read and write files in the sandbox directory,
+# sleep and print; it was collected by running the grader's worker under strace on the
+# correct solution plus a file that imports NumPy and chainrule, starts a thread and writes a
+# temporary file. What is deliberately absent: starting programs or processes (execve, fork,
+# vfork, clone without CLONE_THREAD), sockets, every change of file metadata (chmod, chown,
+# utime, xattrs: Landlock does not cover them, so a read-only descriptor on the Python
+# installation could otherwise change its modes), links and symlinks, SysV IPC (its segments
+# outlive the process), scheduling and priorities, mount and namespace calls, ptrace,
+# io_uring, BPF, keyrings, and setting rlimits.
+_ALLOWED_SYSCALLS = (
+    # files and descriptors
+    "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev",
+    "preadv2", "pwritev2", "lseek", "open", "openat", "openat2", "close", "close_range",
+    "stat", "fstat", "lstat", "newfstatat", "statx", "statfs", "fstatfs", "access",
+    "faccessat", "faccessat2", "readlink", "readlinkat", "getdents", "getdents64", "getcwd",
+    "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat", "renameat2",
+    "ftruncate", "truncate", "fsync", "fdatasync", "dup", "dup2", "dup3", "pipe", "pipe2",
+    "fadvise64", "flock", "sendfile", "copy_file_range",
+    # memory
+    "mmap", "munmap", "mremap", "mprotect", "madvise", "brk", "mbind", "get_mempolicy",
+    "mincore", "membarrier",
+    # signals (sending them is argument-checked below)
+    "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigpending", "rt_sigtimedwait",
+    "rt_sigsuspend", "sigaltstack", "pause", "alarm", "getitimer", "setitimer",
+    # threads and synchronisation
+    "futex", "futex_waitv", "set_robust_list", "get_robust_list", "set_tid_address",
+    "rseq", "sched_yield", "sched_getaffinity", "sched_getparam", "sched_getscheduler",
+    "sched_get_priority_max", "sched_get_priority_min", "getpriority",
+    # waiting and time
+    "poll", "ppoll", "select", "pselect6", "epoll_create", "epoll_create1", "epoll_ctl",
+    "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd2", "nanosleep", "clock_nanosleep",
+    "clock_gettime", "clock_getres", "gettimeofday", "time", "times", "getrusage",
+    # identity and information
+    "getpid", "getppid", "gettid", "getuid", "geteuid", "getgid", "getegid", "getgroups",
+    "getresuid", "getresgid", "getpgrp", "getpgid", "getsid", "uname", "sysinfo",
+    "getrandom", "getrlimit", "getcpu", "arch_prctl", "prctl", "capget",
+    # ending
+    "exit", "exit_group", "wait4", "waitid",
+)  # fmt: skip
+
+# fcntl commands the worker may use: duplicate, close-on-exec and status flags, record
+# locks. Not F_SETOWN/F_SETSIG (they aim SIGIO, or any signal, at another process), not
+# leases, notifications or pipe sizes.
+_FCNTL_ALLOWED = (0, 1, 2, 3, 4, 5, 6, 7, 1030)  # F_DUPFD .. F_SETLKW, F_DUPFD_CLOEXEC
+# ioctl requests: isatty (TCGETS), terminal size, FIONBIO/FIOCLEX/FIONCLEX, FIONREAD. Not
+# TIOCSTI (typing into the grader's terminal) nor anything else.
+_IOCTL_ALLOWED = (0x5401, 0x5413, 0x5421, 0x5451, 0x5450, 0x541B)
 
 
-def apply_seccomp() -> str:
-    """Install the worker's seccomp filter; return ``"on"`` or ``"off: reason"``.
+# Refused syscalls that the grader hears about when apply_seccomp(notify=True): the kernel
+# suspends the caller and asks the listener (the grader's process, holding the notification
+# descriptor), which answers EPERM and records the attempt. Reported from outside the worker,
+# these events cannot be forged or hidden by the learner's code. They are the calls an attack
+# makes; everything else not allowed fails with EPERM silently.
+WATCHED_SYSCALLS = (
+    "execve", "execveat", "fork", "vfork", "socket", "socketpair", "ptrace",
+    "process_vm_readv", "process_vm_writev", "chmod", "fchmod", "fchmodat", "fchmodat2",
+    "chown", "fchown", "lchown", "fchownat", "utime", "utimes", "futimesat", "utimensat",
+    "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
+    "link", "linkat", "symlink", "symlinkat", "mknod", "mknodat", "shmget", "shmat", "msgget",
+    "semget", "setpriority", "sched_setaffinity", "sched_setscheduler", "sched_setparam",
+    "sched_setattr", "setrlimit", "mount", "umount2", "unshare", "setns", "chroot",
+    "pivot_root", "pidfd_open", "pidfd_getfd", "pidfd_send_signal", "io_uring_setup", "bpf",
+    "perf_event_open", "userfaultfd", "keyctl", "add_key", "request_key", "memfd_create",
+    "open_by_handle_at", "name_to_handle_at", "tkill",
+)  # fmt: skip
+_SCMP_ACT_NOTIFY = 0x7FC00000
+_SCMP_CMP_NE = 1
+# fcntl commands that aim signals at other processes; ioctl's TIOCSTI.
+_FCNTL_WATCHED = (8, 10, 15)  # F_SETOWN, F_SETSIG, F_SETOWN_EX
+_IOCTL_TIOCSTI = 0x5412
+# The notification descriptor after apply_seccomp(notify=True), for the worker to hand over.
+NOTIFY_FD = -1
+
+
+def apply_seccomp(notify: bool = False) -> str:
+    """Install the worker's seccomp filter; return ``"on ..."`` or ``"off: reason"``.
+
+    With ``notify``, the calls in :data:`WATCHED_SYSCALLS` (and forks, signals to other
+    processes, F_SETOWN/F_SETSIG, TIOCSTI, raising limits) go to a user-notification listener
+    whose descriptor is left in :data:`NOTIFY_FD`: the grader takes a copy of it
+    (``pidfd_getfd``) and answers each with EPERM, and the worker must close its own before any
+    untrusted code runs (whoever holds it could let calls through).
 
     Uses libseccomp.so.2 through ctypes (the PyPI package ``pyseccomp`` does the same; calling
-    the library directly avoids a dependency). Denied calls return EPERM instead of killing the
-    process, so the learner's code sees an ordinary ``PermissionError``. Threads stay allowed
+    the library directly avoids a dependency). The default action is EPERM (an allow-list):
+    refused calls return it instead of killing the process, so the learner's code sees an
+    ordinary ``PermissionError``. Threads stay allowed
     (``clone`` with CLONE_THREAD); ``clone3`` returns ENOSYS so that glibc falls back to
     ``clone``, whose flags a filter can inspect.
     """
@@ -320,11 +332,12 @@ def apply_seccomp() -> str:
     lib.seccomp_attr_set.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32)
     lib.seccomp_load.argtypes = (ctypes.c_void_p,)
     lib.seccomp_release.argtypes = (ctypes.c_void_p,)
+    lib.seccomp_notify_fd.argtypes = (ctypes.c_void_p,)
 
     def errno_action(code: int) -> int:
         return 0x00050000 | (code & 0xFFFF)  # SCMP_ACT_ERRNO(code)
 
-    ctx = lib.seccomp_init(_SCMP_ACT_ALLOW)
+    ctx = lib.seccomp_init(errno_action(errno.EPERM))  # default: deny
     if not ctx:
         return "off: seccomp_init failed"
     try:
@@ -340,26 +353,46 @@ def apply_seccomp() -> str:
             if rc < 0:
                 raise OSError(-rc, f"seccomp_rule_add({name}) failed: {os.strerror(-rc)}")
 
-        eperm = errno_action(errno.EPERM)
-        for name in _DENIED_SYSCALLS:
-            rule(name, eperm)
-        # clone without CLONE_THREAD is a fork; with it, a thread (allowed).
-        rule("clone", eperm, (0, _SCMP_CMP_MASKED_EQ, _CLONE_THREAD, 0))
+        for name in _ALLOWED_SYSCALLS:
+            rule(name, _SCMP_ACT_ALLOW)
+        # clone with CLONE_THREAD is a thread (allowed); without, a fork (refused).
+        rule("clone", _SCMP_ACT_ALLOW, (0, _SCMP_CMP_MASKED_EQ, _CLONE_THREAD, _CLONE_THREAD))
+        # clone3 passes its flags in memory a filter cannot read: ENOSYS makes glibc fall
+        # back to clone.
         rule("clone3", errno_action(errno.ENOSYS))
-        # prlimit64(pid, res, new, old): reading limits (new == NULL) is fine, setting is not.
-        rule("prlimit64", eperm, (2, _SCMP_CMP_NE, 0, 0))
+        # prlimit64(pid, res, new, old): reading limits (new == NULL) only.
+        rule("prlimit64", _SCMP_ACT_ALLOW, (2, _SCMP_CMP_EQ, 0, 0))
         # Signals only to this process (glibc's raise/abort use tgkill on itself).
         for name in ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
-            rule(name, eperm, (0, _SCMP_CMP_NE, me, 0))
+            rule(name, _SCMP_ACT_ALLOW, (0, _SCMP_CMP_EQ, me, 0))
+        for cmd in _FCNTL_ALLOWED:
+            rule("fcntl", _SCMP_ACT_ALLOW, (1, _SCMP_CMP_EQ, cmd, 0))
+        for req in _IOCTL_ALLOWED:  # the request is an unsigned int: compare 32 bits
+            rule("ioctl", _SCMP_ACT_ALLOW, (1, _SCMP_CMP_MASKED_EQ, 0xFFFFFFFF, req))
+        if notify:
+            for name in WATCHED_SYSCALLS:
+                rule(name, _SCMP_ACT_NOTIFY)
+            rule("clone", _SCMP_ACT_NOTIFY, (0, _SCMP_CMP_MASKED_EQ, _CLONE_THREAD, 0))
+            rule("prlimit64", _SCMP_ACT_NOTIFY, (2, _SCMP_CMP_NE, 0, 0))
+            for name in ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
+                rule(name, _SCMP_ACT_NOTIFY, (0, _SCMP_CMP_NE, me, 0))
+            for cmd in _FCNTL_WATCHED:
+                rule("fcntl", _SCMP_ACT_NOTIFY, (1, _SCMP_CMP_EQ, cmd, 0))
+            rule("ioctl", _SCMP_ACT_NOTIFY, (1, _SCMP_CMP_MASKED_EQ, 0xFFFFFFFF, _IOCTL_TIOCSTI))
         libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         rc = lib.seccomp_load(ctx)
         if rc < 0:
             return f"off: seccomp_load failed ({os.strerror(-rc)})"
+        if notify:
+            global NOTIFY_FD
+            NOTIFY_FD = lib.seccomp_notify_fd(ctx)
+            if NOTIFY_FD < 0:
+                return "on (allow-list; refusals not watched: no notification descriptor)"
     except OSError as e:
         return f"off: {e}"
     finally:
         lib.seccomp_release(ctx)
-    return "on"
+    return "on (allow-list)"
 
 
 def forget_ctypes() -> None:
@@ -629,9 +662,15 @@ def install_audit_hook(
                 name in blocked_modules or name.startswith(blocked_module_prefixes)
             ):
                 refuse("import " + name)
-            # The second "import" event of an extension module carries its file name.
-            if _len(args) > 1 and args[1] is not None and not native_ok(args[1]):
-                refuse("import " + safe_repr(name) + " from " + safe_repr(args[1]))
+            # The second "import" event of an extension module carries its file name: a
+            # blocked module loaded under another name ("alias._xxsubinterpreters") is still
+            # that file.
+            if _len(args) > 1 and args[1] is not None:
+                if not native_ok(args[1]):
+                    refuse("import " + safe_repr(name) + " from " + safe_repr(args[1]))
+                f = args[1]
+                if _type(f) is _str and f.rsplit("/", 1)[-1].split(".", 1)[0] in blocked_modules:
+                    refuse("import " + safe_repr(name) + " from " + safe_repr(f))
             return
         if event == "ctypes.dlopen":
             # ctypes' own import opens the main program (dlopen(None)); finding a symbol in it
@@ -665,7 +704,11 @@ def install_audit_hook(
             for i in paths:
                 target = args[i]
                 if _type(target) is _int:
-                    continue  # an already-open descriptor
+                    if event == "os.truncate":
+                        continue  # ftruncate of a file the code opened for writing
+                    # chmod/chown/utime/xattrs through a descriptor: seccomp refuses them
+                    # anyway; say so (a solution has no reason to change a file's metadata).
+                    refuse(event + "(fd " + _str(target) + ")")
                 try:
                     ok = writable(resolve(target))
                 except _Exception:
@@ -688,14 +731,3 @@ def install_audit_hook(
                 refuse(event + "(" + safe_repr(target) + ")")
 
     sys.addaudithook(hook)
-
-
-def make_preexec(
-    cpu_seconds: int, memory_bytes: int, fsize_bytes: int, nofile: int
-) -> Callable[[], None]:
-    """A ``preexec_fn`` that applies :func:`limit_resources` with these values."""
-
-    def preexec() -> None:
-        limit_resources(cpu_seconds, memory_bytes, fsize_bytes, nofile)
-
-    return preexec
