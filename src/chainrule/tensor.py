@@ -375,10 +375,10 @@ class Tensor:
         new = compute(snapshot)
         if new._level is not None:
             # a traced value written into a plain tensor inside a transform (y = zeros(3);
-            # y[0] = x): the tensor becomes a tracer of that value, as `y = ...` would
-            self.__class__ = type(new)
-            self.__dict__.clear()
-            self.__dict__.update(new.__dict__)
+            # y[0] = x): the tensor becomes a tracer of that value, as `y = ...` would, for as
+            # long as the level lives; the level turns it back into a plain tensor holding
+            # the value when it exits, so no tracer leaks out (see Level.adopt)
+            new._level.adopt(self, new)
             return self
         try:
             xp.copyto(self.data, new.data, casting="same_kind")
@@ -451,10 +451,9 @@ class Tensor:
 
     def fill_(self, value: Any) -> Tensor:
         """Fill with ``value``, in place."""
-        if isinstance(value, Tensor) and self._record_inplace(value):
-            return self._inplace_recorded("fill_", lambda s: F.add(F.mul(s, 0), value))
-        if self._record_inplace():
-            return self._inplace_recorded("fill_", lambda s: F.add(F.mul(s, 0), value))
+        if self._record_inplace(value if isinstance(value, Tensor) else None):
+            v = value if isinstance(value, Tensor) else F._operand(value, self, "fill_")
+            return self._inplace_recorded("fill_", lambda s: _overwrite(s, v))
         self.data[...] = value.data if isinstance(value, Tensor) else value
         self._bump()
         return self
@@ -463,7 +462,7 @@ class Tensor:
         """Copy ``src`` (broadcast) into self, in place."""
         src = src if isinstance(src, Tensor) else Tensor(src)
         if self._record_inplace(src):
-            return self._inplace_recorded("copy_", lambda s: F.add(F.mul(s, 0), src))
+            return self._inplace_recorded("copy_", lambda s: _overwrite(s, src))
         xp.copyto(self.data, src.data, casting="unsafe")
         self._bump()
         return self
@@ -500,6 +499,14 @@ class _HookHandle:
 
 
 _wrap = _primitive.wrap
+
+
+def _overwrite(s: Tensor, value: Tensor) -> Tensor:
+    """``s`` with every entry replaced by ``value`` (broadcast), out of place: the recorded
+    form of fill_/copy_/zero_. Written as ``index_put(s, value, ...)``, not ``s * 0 + value``,
+    so that an inf or NaN in the old value does not turn into NaN (inf * 0); the gradient to
+    the old value is exactly zero, to ``value`` the (summed) cotangent."""
+    return F.S.index_put(s, F.to(value, s.data.dtype), Ellipsis)
 
 
 def _inplace_error(op: str, t: Tensor, other: Any, err: Exception) -> Exception:

@@ -34,12 +34,36 @@ _orders = itertools.count(1)
 class Level:
     """One transform call. ``order`` grows monotonically: newer levels handle ops first."""
 
-    __slots__ = ("alive", "kind", "order")
+    __slots__ = ("adopted", "alive", "kind", "order")
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.order = next(_orders)
         self.alive = True
+        self.adopted: list[Tensor] | None = None  # plain tensors that took a traced value
+
+    def adopt(self, t: Tensor, value: Tracer) -> None:
+        """Make the plain tensor ``t`` *be* the tracer ``value`` of this level until it exits
+        (``y[0] = x`` into a tensor ``y`` that is not traced). At exit ``t`` becomes its
+        primal again: a tracer must never outlive its level in a user's variable."""
+        t.__class__ = type(value)
+        t.__dict__.clear()
+        t.__dict__.update(value.__dict__)
+        if self.adopted is None:
+            self.adopted = []
+        self.adopted.append(t)
+
+    def _release_adopted(self) -> None:
+        for t in self.adopted or ():
+            if t._level is not self:
+                continue  # adopted again by a newer level, or changed since
+            value = lower(t.primal)
+            t.__class__ = type(value)
+            t.__dict__.clear()
+            t.__dict__.update(value.__dict__)
+            if value._level is not None:  # still traced by an outer, live level
+                value._level.adopt(t, value)
+        self.adopted = None
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
         raise NotImplementedError
@@ -51,6 +75,8 @@ class Level:
 
     def __exit__(self, *exc: object) -> None:
         self.alive = False  # its tracers become constants from now on
+        if self.adopted is not None:
+            self._release_adopted()
         STATE.levels -= 1
 
     def __repr__(self) -> str:
