@@ -687,3 +687,88 @@ def test_gradients_never_alias_the_callers_tensors() -> None:
     (w * 1).sum().backward()
     np.testing.assert_array_equal(keep.data, [5.0, 5.0])
     np.testing.assert_array_equal(w.grad.data, [10.0, 10.0])
+
+
+# --- a node saves only what a VJP that will run reads (issue 18) ----------------------------
+
+
+def _f64(values: object, requires_grad: bool = False) -> cr.Tensor:
+    return cr.tensor(np.asarray(values, dtype=np.float64), requires_grad=requires_grad)
+
+
+def test_row_written_from_another_row_gives_pytorchs_gradient() -> None:
+    x = _f64([[1.0], [2.0]], requires_grad=True)
+    y = x * 1.0
+    y[0] = y[1] * 2.0  # y[1] * 2.0 saves nothing of y[1]: the write to y is harmless
+    (y * _f64([[0.3], [-0.7]])).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [[0.0], [-0.1]])  # PyTorch's answer
+
+
+@pytest.mark.parametrize(
+    ("op", "dx"),
+    [
+        (lambda v, c: v * c, lambda c: c),
+        (lambda v, c: c * v, lambda c: c),
+        (lambda v, c: v / c, lambda c: 1.0 / c),
+        (lambda v, c: v @ c, lambda c: c),  # (1,) @ (1, 1)
+    ],
+)
+def test_write_through_a_view_after_an_op_with_a_constant(op: object, dx: object) -> None:
+    x = _f64([[1.0], [2.0]], requires_grad=True)
+    c = _f64([[3.0]])
+    y = x * 1.0
+    y[0] = op(y[1], c)  # type: ignore[operator]
+    (y * _f64([[0.3], [-0.7]])).sum().backward()
+    k = float(dx(c).data.ravel()[0])  # type: ignore[operator]
+    np.testing.assert_allclose(x.grad.data, [[0.0], [-0.7 + 0.3 * k]])
+
+
+def test_pow_with_a_constant_exponent_saves_the_base_and_is_refused_like_pytorch() -> None:
+    # d/dx x**c reads x: PyTorch saves it, so writing to it afterwards is refused
+    x = _f64([[1.0], [2.0]], requires_grad=True)
+    y = x * 1.0
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y[0] = y[1] ** 2.0
+        (y * _f64([[0.3], [-0.7]])).sum().backward()
+
+
+def test_constant_base_pow_saves_only_what_the_exponent_rule_reads() -> None:
+    x = _f64([[1.0], [2.0]], requires_grad=True)
+    y = x * 1.0
+    y[0] = _f64([[2.0]]) ** y[1]  # d/dy 2**y = 2**y log 2: reads the output and the base
+    (y * _f64([[0.3], [-0.7]])).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [[0.0], [-0.7 + 0.3 * 4.0 * np.log(2.0)]])
+
+
+def test_both_operands_need_a_gradient_still_refused() -> None:
+    # x * y with both requiring grad saves both: an in-place change is caught as before
+    x = _f64([1.0, 2.0], requires_grad=True)
+    a = x * 1.0
+    b = x * 2.0
+    out = a * b
+    a.add_(1.0)
+    with pytest.raises(RuntimeError, match="MulBackward0 saved its input 0"):
+        out.sum().backward()
+
+
+def test_reading_an_unsaved_input_names_the_op(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chainrule.ops import elementwise as E
+
+    # a wrong declaration: sin's rule reads x, which is declared as not saved
+    monkeypatch.setattr(E.sin_p, "saves", ())
+    monkeypatch.setattr(E.sin_p, "saves_table", None)
+    x = _f64([0.5, 1.0], requires_grad=True)
+    y = (x * 1.0).sin()
+    with pytest.raises(RuntimeError, match="sin's VJP read input 0, which sin does not save"):
+        y.sum().backward()
+
+
+def test_a_constant_operand_costs_no_saved_memory() -> None:
+    w = _f64(np.ones((50, 50)), requires_grad=True)
+    h = w * 1.0
+    big = _f64(np.ones((50, 50)))
+    out = big * h  # only big is read (by h's rule): h is kept as its shape
+    node = out.grad_fn
+    from chainrule.autograd.node import SavedMeta
+
+    assert isinstance(node.inputs[1], SavedMeta) and node.inputs[0] is big

@@ -101,6 +101,35 @@ def test_no_mutation_and_no_aliasing(info: OpInfo) -> None:
                 assert not np.shares_memory(g.data, a)
 
 
+def _requires_grad_patterns(mask: list[bool]) -> list[list[bool]]:
+    """Every differentiable input together, then each one alone (the others constants)."""
+    alone = [[j == i for j in range(len(mask))] for i, d in enumerate(mask) if d]
+    return [mask, *alone] if len(alone) > 1 else [mask]
+
+
+@pytest.mark.parametrize("info", GRAD_OPS, ids=str)
+def test_gradcheck_with_non_leaf_inputs(info: OpInfo) -> None:
+    """The same samples fed as intermediates (``x * 1.0``), under every requires-grad
+    pattern, so that what a node saves is tested, not trusted: an input that a VJP reads but
+    the primitive does not save is replaced by its shape, and reading it raises a named error.
+    """
+    for xs in samples(info):
+        for pattern in _requires_grad_patterns(info.diff_mask(xs)):
+            leaves = [
+                cr.tensor(x.data.copy(), requires_grad=True) if d else x.detach()
+                for x, d in zip(xs, pattern)
+            ]
+
+            def fn(*ls: cr.Tensor) -> object:
+                return info.op(*[t * 1.0 if t.requires_grad else t for t in ls])
+
+            assert cr.autograd.gradcheck(fn, leaves, eps=info.eps, atol=info.atol, rtol=info.rtol)
+            if pattern is not None and sum(pattern) == sum(info.diff_mask(xs)):
+                assert cr.autograd.gradgradcheck(
+                    fn, leaves, eps=info.eps, atol=info.atol, rtol=info.rtol
+                )
+
+
 # --- the checkers themselves ----------------------------------------------------------------
 
 

@@ -386,7 +386,7 @@ class Tensor:
             raise _inplace_error(op, self, new, err) from None
         self._bump(history=True)
         self.grad_fn, self.requires_grad = new.grad_fn, new.requires_grad
-        if new.grad_fn is not None and new.grad_fn.prim.saves_out:
+        if new.grad_fn is not None and new.grad_fn.out_data is not None:
             # the node's output is now this buffer: tie it to this tensor's version counter
             new.grad_fn.out_data = self.data
             cell = _primitive.version_cell(self)

@@ -146,7 +146,7 @@ def run_backward(
             args = node.inputs
             params = node.params
             out = node.out_tensor  # set by transforms: the output is a traced value
-            if out is None and prim.saves_out:
+            if out is None and node.out_data is not None:
                 out = wrap(node.out_data)
                 if create_graph:
                     out.grad_fn = node  # the output, as a graph value, for double backward

@@ -19,17 +19,51 @@ if TYPE_CHECKING:
 
 
 class SavedMeta:
-    """Stand-in for a freed input that the rule only needs the shape and dtype of."""
+    """Stand-in for an input that no VJP which will run reads: its shape and dtype only.
 
-    __slots__ = ("dtype", "shape")
+    Reading anything else (its values, an arithmetic operator) means the primitive's ``saves``
+    declaration is wrong; that raises an error naming the op and the input, never a
+    ``TypeError`` from deep inside a rule.
+    """
 
-    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
+    __slots__ = ("dtype", "index", "prim", "shape")
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any, prim: Any = None, index: int = 0):
         self.shape = shape
         self.dtype = dtype
+        self.prim = prim
+        self.index = index
 
     @property
     def ndim(self) -> int:
         return len(self.shape)
+
+    def unsaved_error(self) -> RuntimeError:
+        name = getattr(self.prim, "name", "this op")
+        return RuntimeError(
+            f"{name}'s VJP read input {self.index}, which {name} does not save (only its "
+            f"shape {tuple(self.shape)} and dtype {self.dtype} are kept). Declare it in the "
+            "primitive's saves= for that input's rule."
+        )
+
+    def __getattr__(self, attr: str) -> Any:  # only reached for what a stand-in lacks
+        raise self.unsaved_error()
+
+
+def _refuse(self: SavedMeta, *args: Any, **kwargs: Any) -> Any:
+    raise self.unsaved_error()
+
+
+# Operators are looked up on the type, not through __getattr__: refuse them one by one.
+for _op in (
+    "add sub mul truediv pow matmul radd rsub rmul rtruediv rpow rmatmul neg abs lt le gt ge "
+    "and or xor invert getitem array iter len float int bool"
+).split():
+    setattr(SavedMeta, f"__{_op}__", _refuse)
+SavedMeta.__eq__ = _refuse  # type: ignore[method-assign, assignment]
+SavedMeta.__ne__ = _refuse  # type: ignore[method-assign, assignment]
+SavedMeta.__hash__ = object.__hash__  # type: ignore[method-assign, assignment]
+del _op
 
 
 class Node:
@@ -76,8 +110,7 @@ class Node:
         Rules of the others (add, sum, reshape...) only need shapes, kept as ``SavedMeta``,
         so a graph of such ops can be backpropagated again, as in PyTorch.
         """
-        prim = self.prim
-        if prim.saves or prim.saves_out:
+        if self.saved:
             self.inputs = None
             self.out_data = None
             self.freed = True

@@ -19,7 +19,7 @@ from chainrule.autograd.engine import run_backward
 from chainrule.autograd.grad_mode import STATE
 from chainrule.func.batching import BatchLevel
 from chainrule.func.forward import JVPLevel, JVPTracer
-from chainrule.func.levels import lower
+from chainrule.func.levels import lower, traced
 from chainrule.func.pytree import flatten, unflatten
 from chainrule.func.reverse import VJPLevel, VJPTracer
 from chainrule.ops import functions as F
@@ -58,6 +58,7 @@ def _argnums_tuple(argnums: int | Sequence[int], nargs: int, transform: str) -> 
 
 def _strip(x: Any, level: Any) -> Any:
     """Lower the tracers of exited levels other than ``level`` (which just exited itself)."""
+    x = traced(x, level)
     while isinstance(x, Tensor) and x._level is not None and x._level is not level:
         if x._level.alive:
             break

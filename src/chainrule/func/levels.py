@@ -34,13 +34,15 @@ _orders = itertools.count(1)
 class Level:
     """One transform call. ``order`` grows monotonically: newer levels handle ops first."""
 
-    __slots__ = ("adopted", "alive", "kind", "order")
+    __slots__ = ("adopted", "alive", "ghosts", "kind", "order")
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.order = next(_orders)
         self.alive = True
         self.adopted: list[Tensor] | None = None  # plain tensors that took a traced value
+        # id(t) -> (t, t's tracer state at exit), for the transform's own output handling
+        self.ghosts: dict[int, tuple[Tensor, Tracer]] = {}
 
     def adopt(self, t: Tensor, value: Tracer) -> None:
         """Make the plain tensor ``t`` *be* the tracer ``value`` of this level until it exits
@@ -57,6 +59,11 @@ class Level:
         for t in self.adopted or ():
             if t._level is not self:
                 continue  # adopted again by a newer level, or changed since
+            # the transform may still read t as its output (jvp/vjp unwrap after the exit):
+            # it finds the traced state here (see ``traced``), the user's t is plain again
+            ghost = object.__new__(type(t))
+            ghost.__dict__.update(t.__dict__)
+            self.ghosts[id(t)] = (t, ghost)
             value = lower(t.primal)
             t.__class__ = type(value)
             t.__dict__.clear()
@@ -115,6 +122,13 @@ class Tracer(Tensor):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._level!r}, primal={self.primal!r})"
+
+
+def traced(x: Any, level: Level) -> Any:
+    """``x`` as ``level`` traced it: an adopted tensor (see ``Level.adopt``) that became plain
+    again at the level's exit is looked up in the level's ghosts."""
+    entry = level.ghosts.get(id(x)) if level.ghosts else None
+    return entry[1] if entry is not None and entry[0] is x else x
 
 
 def lower(x: Any) -> Any:

@@ -8,8 +8,12 @@ rule per differentiable input (HIPS autograd's ``defvjp``/``defjvp``), and flags
 - ``linear``: the op is linear in its single differentiable input, so its JVP is the op
   applied to the tangent;
 - ``saves`` / ``saves_out``: which inputs (and whether the output) the VJP rules read at
-  backward time. Only those are version-checked against in-place changes and freed after
-  backward; the others are kept as shapes.
+  backward time, either for every rule (``saves=(0,)``) or per differentiable input
+  (``saves=((1,), (0,))`` for ``x * y``: the VJP for x reads y, the one for y reads x). A node
+  saves only what the VJPs that will run read, decided at record time from which inputs need
+  a gradient, as PyTorch does: ``x * w`` with ``w`` constant saves ``w`` only. Saved values
+  are version-checked against in-place changes and freed after backward; the others are kept
+  as their shape and dtype (``SavedMeta``), which name the op if a rule reads them.
 - ``view``: the output may alias the input's memory (reshape, permute, basic indexing), so it
   shares the input's version counter.
 
@@ -37,6 +41,9 @@ from chainrule.autograd.node import Node, SavedMeta
 Rule = Callable[..., Any]
 
 
+Saves = tuple[int, ...]
+
+
 class Primitive:
     """A differentiable operation: forward implementation plus per-input VJP and JVP rules."""
 
@@ -48,7 +55,9 @@ class Primitive:
         "linear",
         "name",
         "saves",
+        "saves_by_input",
         "saves_out",
+        "saves_table",
         "view",
         "vjps",
     )
@@ -60,8 +69,8 @@ class Primitive:
         *,
         broadcasts: bool = False,
         linear: bool = False,
-        saves: tuple[int, ...] = (),
-        saves_out: bool = False,
+        saves: Saves | tuple[Saves, ...] = (),
+        saves_out: bool | tuple[bool, ...] = False,
         view: bool = False,
     ) -> None:
         self.name = name
@@ -69,11 +78,44 @@ class Primitive:
         self.impl = impl
         self.broadcasts = broadcasts
         self.linear = linear
-        self.saves = saves
-        self.saves_out = saves_out
         self.view = view
         self.vjps: tuple[Rule | None, ...] = ()
         self.jvps: tuple[Rule | None, ...] = ()
+        self.declare_saves(saves, saves_out)
+
+    def declare_saves(
+        self, saves: Saves | tuple[Saves, ...], saves_out: bool | tuple[bool, ...] = False
+    ) -> None:
+        """What the VJP rules read: for all of them, or one entry per differentiable input.
+
+        ``saves`` and ``saves_out`` keep the union (what transforms and version checks of a
+        fully differentiated node use); ``saves_table[mask]`` is what a node saves when the
+        inputs in the bit ``mask`` need a gradient (built here once, looked up in ``record``).
+        """
+        per_input = any(isinstance(s, tuple) for s in saves) or isinstance(saves_out, tuple)
+        if not per_input:
+            self.saves, self.saves_out = tuple(saves), bool(saves_out)  # type: ignore[arg-type]
+            self.saves_by_input = None
+            self.saves_table = None
+            return
+        n = max(len(saves), len(saves_out) if isinstance(saves_out, tuple) else 0)
+        ins = [tuple(saves[i]) if i < len(saves) else () for i in range(n)]  # type: ignore[arg-type]
+        outs = [
+            (saves_out[i] if i < len(saves_out) else False)
+            if isinstance(saves_out, tuple)
+            else bool(saves_out)
+            for i in range(n)
+        ]
+        self.saves_by_input = (tuple(ins), tuple(outs))
+        self.saves = tuple(sorted({j for s in ins for j in s}))
+        self.saves_out = any(outs)
+        table = []
+        for mask in range(1 << n):
+            need = [i for i in range(n) if mask >> i & 1]
+            table.append(
+                (tuple(sorted({j for i in need for j in ins[i]})), any(outs[i] for i in need))
+            )
+        self.saves_table = tuple(table)
 
     def defvjp(self, *rules: Rule | None) -> Primitive:
         """Set one VJP rule per positional input (``None``: not differentiable there)."""
@@ -141,32 +183,42 @@ def _forward_error(prim: Primitive, args: tuple, err: Exception) -> Exception:
 
 def record(prim: Primitive, args: tuple, params: dict, out: Any) -> Node:
     """Attach a new graph node to ``out``: edges, saved versions, optional forward stack."""
-    saves = prim.saves
     edges = []
-    kept = None  # args, with intermediates the rule never reads replaced by their shapes
+    need = 0  # bit i set: input i needs a gradient, so its VJP will run
     for i, a in enumerate(args):
         if a._view_hist is not None and a._vc[1] != a._view_hist:
             raise stale_view_error(a)
         fn = a.grad_fn
         if fn is not None:
             edges.append(fn)
-            if i not in saves:
-                # Holding an intermediate the rule does not need would keep its memory alive
-                # until backward (x @ w in x @ w + b); PyTorch frees it, so do we.
-                if kept is None:
-                    kept = list(args)
-                kept[i] = SavedMeta(a.shape, a.dtype)
+            need |= 1 << i
+        elif a.requires_grad:
+            edges.append(a)
+            need |= 1 << i
         else:
-            edges.append(a if a.requires_grad else None)
+            edges.append(None)
+    table = prim.saves_table
+    if table is None:
+        saves, saves_out = prim.saves, prim.saves_out
+    else:  # only what the VJPs that will run read (PyTorch: x * 2.0 saves nothing of x)
+        saves, saves_out = table[need]
+    kept = None  # args, with intermediates no rule reads replaced by their shapes
+    for i, a in enumerate(args):
+        if i not in saves and (a.grad_fn is not None or table is not None):
+            # Holding an intermediate the rules do not need would keep its memory alive
+            # until backward (x @ w in x @ w + b); PyTorch frees it, so do we.
+            if kept is None:
+                kept = list(args)
+            kept[i] = SavedMeta(a.shape, a.dtype, prim, i)
     node = Node(prim, args if kept is None else tuple(kept), params, None)
-    if prim.saves_out:
+    if saves_out:
         node.out_data = out.data
     # Edges are fixed now: a later in-place op that gives an input new history must not
     # re-route this node's gradient.
     node.edges = tuple(edges)
-    if saves or prim.saves_out:
+    if saves or saves_out:
         saved = saved_versions(args, saves)
-        if prim.saves_out:
+        if saves_out:
             cell = out._vc = [0, 0]  # a fresh output: nobody shares its counter yet
             saved.append((-1, cell, 0))
         node.saved = tuple(saved)

@@ -116,9 +116,10 @@ def _conv2d_input_grad_impl(
     return xp.ascontiguousarray(gx[:, ph : ph + h, pw : pw + wd, :].transpose(0, 3, 1, 2))
 
 
-conv2d_p = Primitive("convolution", _conv2d_impl, saves=(0, 1))
-conv2d_input_grad_p = Primitive("conv2d_input_grad", _conv2d_input_grad_impl, saves=(0, 1))
-conv2d_weight_grad_p = Primitive("conv2d_weight_grad", _conv2d_weight_grad_impl, saves=(0, 1))
+# bilinear: each input's VJP reads the other input only
+conv2d_p = Primitive("convolution", _conv2d_impl, saves=((1,), (0,)))
+conv2d_input_grad_p = Primitive("conv2d_input_grad", _conv2d_input_grad_impl, saves=((1,), (0,)))
+conv2d_weight_grad_p = Primitive("conv2d_weight_grad", _conv2d_weight_grad_impl, saves=((1,), (0,)))
 
 # y = conv2d(x, w) is bilinear:  VJP  x: conv2d_input_grad(g, w),  w: conv2d_weight_grad(x, g)
 #                                JVP  conv2d(t, w) + conv2d(x, t_w)
@@ -210,7 +211,7 @@ def _linear_dw(g: Any, out: Any, x: Any, w: Any, *bias: Any) -> Any:
 
 # a^T @ b as one node (no transposed view to record): the weight gradient of a dense layer.
 # Bilinear:  d/da = b @ G^T,  d/db = a @ G  (G the cotangent of the (n, m) result).
-outer_mm_p = Primitive("mm_tn", lambda a, b: a.T @ b, saves=(0, 1))
+outer_mm_p = Primitive("mm_tn", lambda a, b: a.T @ b, saves=((1,), (0,)))
 outer_mm_p.defvjp(lambda g, out, a, b: _mm(b, S.permute(g, (1, 0))), lambda g, out, a, b: _mm(a, g))
 outer_mm_p.defjvp(
     lambda t, out, a, b: bind(outer_mm_p, (t, b), {}),
@@ -224,7 +225,7 @@ def _linear_db(g: Any, out: Any, x: Any, w: Any, b: Any) -> Any:
 
 
 # (Rules use the internal shape primitives: their arguments are known to be valid.)
-linear_p = Primitive("addmm", _linear_impl, saves=(0, 1))
+linear_p = Primitive("addmm", _linear_impl, saves=((1,), (0,), ()))  # dx: w, dw: x
 linear_p.defvjp(
     lambda g, out, x, w, *bias: _mm(g, w),  # d/dx = g @ w
     _linear_dw,

@@ -39,9 +39,10 @@ def unary(
     ``uses`` says what ``deriv(x, out)`` reads ("x", "out" or "x,out"), so that only that is
     saved for backward and version-checked.
     """
-    prim = Primitive(
-        name, impl, saves=(0,) if "x" in uses.split(",") else (), saves_out="out" in uses
-    )
+    reads = {part.strip() for part in uses.split(",")}
+    if not reads <= {"x", "out"}:
+        raise ValueError(f"unary {name}: uses={uses!r}; expected 'x', 'out' or 'x, out'")
+    prim = Primitive(name, impl, saves=(0,) if "x" in reads else (), saves_out="out" in reads)
     prim.defvjp(lambda g, out, x, **p: g * deriv(x, out, **p))
     prim.defjvp(lambda t, out, x, **p: t * deriv(x, out, **p))
     return prim
@@ -55,14 +56,14 @@ add_p.defvjp(lambda g, out, x, y: g, lambda g, out, x, y: g)  # d/dx (x + y) = 1
 sub_p = Primitive("sub", xp.subtract, broadcasts=True, linear=True)
 sub_p.defvjp(lambda g, out, x, y: g, lambda g, out, x, y: -g)  # d/dx (x - y) = 1, d/dy = -1
 
-mul_p = Primitive("mul", xp.multiply, broadcasts=True, saves=(0, 1))
+mul_p = Primitive("mul", xp.multiply, broadcasts=True, saves=((1,), (0,)))
 mul_p.defvjp(lambda g, out, x, y: g * y, lambda g, out, x, y: g * x)  # d/dx = y, d/dy = x
 mul_p.defjvp(lambda t, out, x, y: t * y, lambda t, out, x, y: x * t)
 
 # d/dx (x / y) = 1 / y;  d/dy (x / y) = -x / y**2. Written with x rather than out (= -out / y),
 # as PyTorch does, so that div saves no output: x.div_(y) followed by another in-place op on
 # x stays legal, as in PyTorch (a saved output would be the buffer that op overwrites).
-div_p = Primitive("div", _silent(xp.true_divide), broadcasts=True, saves=(0, 1))
+div_p = Primitive("div", _silent(xp.true_divide), broadcasts=True, saves=((1,), (0, 1)))
 # (x / y) / y rather than x / (y * y): y * y under- or overflows for |y| beyond 1e+-154.
 div_p.defvjp(lambda g, out, x, y: g / y, lambda g, out, x, y: -(g * (x / y / y)))
 div_p.defjvp(lambda t, out, x, y: t / y, lambda t, out, x, y: -(t * (x / y / y)))
@@ -79,7 +80,9 @@ def _pow_dy(out: Any, x: Any) -> Any:
     return out * F.log(F.where(x == 0, 1.0, x))
 
 
-pow_p = Primitive("pow", _silent(xp.power), broadcasts=True, saves=(0, 1), saves_out=True)
+pow_p = Primitive(
+    "pow", _silent(xp.power), broadcasts=True, saves=((0, 1), (0,)), saves_out=(False, True)
+)
 pow_p.defvjp(lambda g, out, x, y: g * _pow_dx(x, y), lambda g, out, x, y: g * _pow_dy(out, x))
 pow_p.defjvp(lambda t, out, x, y: t * _pow_dx(x, y), lambda t, out, x, y: t * _pow_dy(out, x))
 
