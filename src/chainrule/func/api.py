@@ -22,7 +22,7 @@ from chainrule.func.forward import JVPLevel, JVPTracer
 from chainrule.func.levels import lower, traced
 from chainrule.func.pytree import flatten, unflatten
 from chainrule.func.reverse import VJPLevel, VJPTracer
-from chainrule.ops import functions as F
+from chainrule.ops import shape as S
 from chainrule.tensor import Tensor, _wrap
 
 
@@ -128,7 +128,7 @@ def _sweep(level: VJPLevel, outs: list[Any], cotangents: list[Any], inputs: list
             create_graph=STATE.grad_enabled,
             inputs=[t.edge for t in inputs],
         )
-    return [F.zeros_like(t.primal) if r is None else r for r, t in zip(results, inputs)]
+    return [S.zeros_like(t.primal) if r is None else r for r, t in zip(results, inputs)]
 
 
 def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
@@ -304,7 +304,7 @@ def jvp(
         else:
             o = _to_tensor(o, "jvp")
             primal_out.append(o)
-            tangent_out.append(F.zeros_like(o))  # f's output does not depend on the primals
+            tangent_out.append(S.zeros_like(o))  # f's output does not depend on the primals
     result = (unflatten(o_spec, primal_out), unflatten(o_spec, tangent_out))
     return (*result, aux) if has_aux else result
 
@@ -337,7 +337,7 @@ def _unbatch(level: BatchLevel, r: Any, shape: tuple[int, ...]) -> Any:
     r = _strip(r, level)
     if isinstance(r, Tensor) and r._level is level:
         return r.primal
-    return F.expand(F.unsqueeze(r, 0), (level.size, *shape))
+    return S.expand(S.unsqueeze(r, 0), (level.size, *shape))
 
 
 def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
@@ -374,8 +374,8 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
                 if not p:  # an empty output: an empty Jacobian
                     jacs.append(_wrap(xp.zeros(out_shape + tuple(t.shape), t.dtype)))
                     continue
-                stacked = p[0] if len(p) == 1 else F.cat(p, 0)
-                jacs.append(F.reshape(stacked, out_shape + tuple(t.shape)))
+                stacked = p[0] if len(p) == 1 else S.cat(p, 0)
+                jacs.append(S.reshape(stacked, out_shape + tuple(t.shape)))
             per_arg = _regroup(jacs, inputs, specs)
             results.append(per_arg[0] if isinstance(argnums, int) else tuple(per_arg))
         return unflatten(o_spec, results)
@@ -431,10 +431,10 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
                 continue
             jacs = []
             for p, shape in zip(parts, shapes):
-                stacked = p[0] if len(p) == 1 else F.cat(p, 0)  # (k, *out_shape)
+                stacked = p[0] if len(p) == 1 else S.cat(p, 0)  # (k, *out_shape)
                 nd = len(shape)
-                moved = F.permute(stacked, (*range(1, nd + 1), 0)) if nd else stacked
-                jacs.append(F.reshape(moved, shape + in_shape).to(x.dtype))
+                moved = S.permute(stacked, (*range(1, nd + 1), 0)) if nd else stacked
+                jacs.append(S.to(S.reshape(moved, shape + in_shape), x.dtype))
             per_arg.append(jacs)
         leaves = [
             per_arg[0][j] if isinstance(argnums, int) else tuple(a[j] for a in per_arg)

@@ -7,7 +7,8 @@ with HIPS autograd's data-directed dispatch).
 
 Inside a transform, values are tracers: ``Tensor`` subclasses that carry ``_level`` and a
 ``primal`` (a Tensor, or a tracer of an older level) plus either a tangent (forward mode) or a
-graph node (reverse mode). ``bind`` sends an operation here when any level is live:
+graph node (reverse mode). ``bind`` sends an operation to ``dispatch``
+(``chainrule.ops._primitive``) when any level is live:
 
 1. tracers of levels that have exited are lowered to their primals (they are constants now:
    a tangent that leaks out of one ``jvp`` cannot perturb a sibling ``jvp``);
@@ -25,7 +26,7 @@ import itertools
 from typing import Any
 
 from chainrule.autograd.grad_mode import STATE
-from chainrule.ops._primitive import Primitive, eager, mark_view, stale_view_error
+from chainrule.ops._primitive import Primitive, lower
 from chainrule.tensor import Tensor
 
 _orders = itertools.count(1)
@@ -76,8 +77,7 @@ class Level:
         raise NotImplementedError
 
     def __enter__(self) -> Level:
-        STATE.levels += 1
-        STATE.dispatch = dispatch
+        STATE.levels += 1  # bind now sends ops to dispatch (chainrule.ops._primitive)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -129,38 +129,3 @@ def traced(x: Any, level: Level) -> Any:
     again at the level's exit is looked up in the level's ghosts."""
     entry = level.ghosts.get(id(x)) if level.ghosts else None
     return entry[1] if entry is not None and entry[0] is x else x
-
-
-def lower(x: Any) -> Any:
-    """Strip the tracers of exited levels: what is left is a constant to every live level."""
-    while x._level is not None and not x._level.alive:
-        x = x.primal
-    return x
-
-
-def dispatch(prim: Primitive, args: tuple, params: dict) -> Any:
-    """``bind`` inside transforms: the newest live level among the arguments handles ``prim``."""
-    top = None
-    stale = False
-    for a in args:
-        level = a._level
-        if level is not None:
-            if not level.alive:
-                stale = True
-            elif top is None or level.order > top.order:
-                top = level
-    if stale:
-        args = tuple(lower(a) for a in args)
-        top = None
-        for a in args:
-            if a._level is not None and (top is None or a._level.order > top.order):
-                top = a._level
-    if top is None:
-        return eager(prim, args, params)  # no tracers: an ordinary (taped) operation
-    for a in args:
-        if a._view_hist is not None and a._vc[1] != a._view_hist:
-            raise stale_view_error(a)
-    out = top.process(prim, args, params)
-    if prim.view and out._level is not None:
-        mark_view(args[0], out, prim, params)  # as eager views: stale aliases are refused
-    return out

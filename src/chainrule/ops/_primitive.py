@@ -37,6 +37,7 @@ from typing import Any
 from chainrule._backend import xp
 from chainrule.autograd.grad_mode import STATE
 from chainrule.autograd.node import Node, SavedMeta
+from chainrule.tensor import Tensor, version_cell, wrap
 
 Rule = Callable[..., Any]
 
@@ -49,6 +50,7 @@ class Primitive:
 
     __slots__ = (
         "backward_name",
+        "batch",
         "broadcasts",
         "impl",
         "jvps",
@@ -81,6 +83,11 @@ class Primitive:
         self.view = view
         self.vjps: tuple[Rule | None, ...] = ()
         self.jvps: tuple[Rule | None, ...] = ()
+        # how a batch level (jacfwd/jacrev, chainrule.func.batching) applies this primitive to
+        # a stack of tangents or cotangents: ``batch(level, prim, values, batched, params)``.
+        # Set only where a stacked value can arrive (linear and multilinear primitives: only
+        # tangents and cotangents are ever batched); without one, a loop over the stack runs.
+        self.batch: Rule | None = None
         self.declare_saves(saves, saves_out)
 
     def declare_saves(
@@ -137,7 +144,7 @@ class Primitive:
 def bind(prim: Primitive, args: tuple, params: dict) -> Any:
     """Apply ``prim`` to Tensor ``args``: eagerly, or through the live function transforms."""
     if STATE.levels:
-        return STATE.dispatch(prim, args, params)  # type: ignore[misc]
+        return dispatch(prim, args, params)
     return eager(prim, args, params)
 
 
@@ -147,7 +154,7 @@ def eager(prim: Primitive, args: tuple, params: dict) -> Any:
         if len(args) == 2:  # the common case, unrolled (and wrap inlined): the hottest path
             x, y = args
             data = prim.impl(x.data, y.data, **params)
-            out = _new(_Tensor)
+            out = _new(Tensor)
             out.data = data if data.__class__ is _ndarray else xp.asarray(data)
             if STATE.grad_enabled and (x.requires_grad or y.requires_grad):
                 record(prim, args, params, out)
@@ -229,20 +236,6 @@ def record(prim: Primitive, args: tuple, params: dict, out: Any) -> Node:
     return node
 
 
-def version_cell(t: Any) -> list[int]:
-    """The tensor's version cell ``[data version, history version]``, shared with its views.
-
-    Every in-place change bumps the data version (saved tensors check it). A *recorded*
-    in-place change (one that gives the tensor a new graph history) also bumps the history
-    version: aliases made before it still carry the old history, so using them in a recorded
-    op would give a wrong gradient, and ``record`` refuses.
-    """
-    cell = t._vc
-    if cell is None:
-        cell = t._vc = [0, 0]
-    return cell
-
-
 def saved_versions(args: tuple, saves: tuple[int, ...]) -> list[tuple[int, list[int], int]]:
     """``(index, version cell, version now)`` for each saved input: what backward checks."""
     out = []
@@ -274,15 +267,95 @@ def stale_view_error(t: Any) -> RuntimeError:
     )
 
 
-_Tensor: Any = None  # chainrule.tensor.Tensor, registered when that module loads
 _new = object.__new__
 _ndarray = xp.ndarray
 
 
-def wrap(data: Any) -> Any:
-    """A new Tensor around a backend array: the cheapest constructor (one attribute write)."""
-    t = _new(_Tensor)
-    # NumPy gives scalars (np.float32, ...), not 0-d arrays, for 0-d results (x.sum(), 0-d
-    # ufuncs); those are immutable, so in-place ops and grad.zero_() on 0-d tensors would fail.
-    t.data = data if data.__class__ is _ndarray else xp.asarray(data)
-    return t
+# --- inside function transforms -------------------------------------------------------------
+
+
+def lower(x: Any) -> Any:
+    """Strip the tracers of exited levels: what is left is a constant to every live level."""
+    while x._level is not None and not x._level.alive:
+        x = x.primal
+    return x
+
+
+def dispatch(prim: Primitive, args: tuple, params: dict) -> Any:
+    """``bind`` inside transforms: the newest live level among the arguments handles ``prim``
+    (see ``chainrule.func.levels``; a level's ``process`` is looked up on the object, so this
+    bottom layer imports no transform)."""
+    top = None
+    stale = False
+    for a in args:
+        level = a._level
+        if level is not None:
+            if not level.alive:
+                stale = True
+            elif top is None or level.order > top.order:
+                top = level
+    if stale:
+        args = tuple(lower(a) for a in args)
+        top = None
+        for a in args:
+            if a._level is not None and (top is None or a._level.order > top.order):
+                top = a._level
+    if top is None:
+        return eager(prim, args, params)  # no tracers: an ordinary (taped) operation
+    for a in args:
+        if a._view_hist is not None and a._vc[1] != a._view_hist:
+            raise stale_view_error(a)
+    out = top.process(prim, args, params)
+    if prim.view and out._level is not None:
+        mark_view(args[0], out, prim, params)  # as eager views: stale aliases are refused
+    return out
+
+
+# --- the public API, declared where each op is defined ------------------------------------
+
+
+class Export:
+    """One public function of a family file, and where ``chainrule.ops.api`` publishes it."""
+
+    __slots__ = ("fn", "functional", "methods", "name", "toplevel")
+
+    def __init__(
+        self, fn: Callable[..., Any], name: str, methods: tuple[str, ...], toplevel: bool,
+        functional: bool,
+    ) -> None:  # fmt: skip
+        self.fn, self.name, self.methods = fn, name, methods
+        self.toplevel, self.functional = toplevel, functional
+
+
+EXPORTS: list[Export] = []  # filled as the family files load, in definition order
+
+
+def public(
+    *,
+    method: bool | str | tuple[str, ...] = True,
+    toplevel: bool = True,
+    functional: bool = False,
+    name: str | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a function as public API, next to its primitive.
+
+    ``method``: also a Tensor method (``x.exp()``), under the function's name or the given
+    name(s); ``toplevel``: exported as ``chainrule.<name>``; ``functional``: re-exported by
+    ``chainrule.nn.functional``. Nothing is attached here: ``chainrule.ops.api`` reads
+    ``EXPORTS`` once, above every family, so no family module imports another upward.
+    """
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        public_name = name or fn.__name__
+        if method is True:
+            methods: tuple[str, ...] = (public_name,)
+        elif method is False:
+            methods = ()
+        elif isinstance(method, str):
+            methods = (method,)
+        else:
+            methods = tuple(method)
+        EXPORTS.append(Export(fn, public_name, methods, toplevel, functional))
+        return fn
+
+    return register
