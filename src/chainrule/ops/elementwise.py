@@ -557,3 +557,39 @@ def logical_not(x: Any) -> Any:
 def clone(x: Any) -> Any:
     """A copy of the data that stays in the graph (gradient flows back unchanged)."""
     return clone_p(x)
+
+
+# --- elu: x if x > 0 else alpha * (e^x - 1) ----------------------------------------------------
+
+
+def _elu_impl(x: Any, alpha: float) -> Any:
+    # expm1 keeps e^x - 1 accurate near 0; the positive branch's expm1 may overflow: ignored
+    with xp.errstate(over="ignore"):
+        return xp.where(x > 0, x, alpha * xp.expm1(x)).astype(x.dtype, copy=False)
+
+
+# d/dx elu(x) = 1 if x > 0 else alpha * e^x = out + alpha (1 at the kink's right only, as PyTorch)
+elu_p = unary("elu", _elu_impl, lambda x, out, alpha: where(x > 0, 1.0, out + alpha), uses="x, out")
+
+
+@public(functional=True)
+def elu(x: Any, alpha: float = 1.0) -> Any:
+    """x if x > 0 else alpha * (exp(x) - 1).   d/dx elu(x) = 1 if x > 0 else elu(x) + alpha."""
+    return bind(elu_p, (_float_input(x, "elu"),), {"alpha": float(alpha)})
+
+
+# --- logaddexp: log(e^x + e^y), stable -------------------------------------------------------
+
+# d/dx log(e^x + e^y) = e^(x - out), d/dy = e^(y - out) (the softmax of the pair)
+logaddexp_p = Primitive(
+    "logaddexp", _silent(xp.logaddexp), broadcasts=True, saves=((0,), (1,)), saves_out=True
+)
+logaddexp_p.defvjp(lambda g, out, x, y: g * exp(x - out), lambda g, out, x, y: g * exp(y - out))
+logaddexp_p.defjvp(lambda t, out, x, y: t * exp(x - out), lambda t, out, x, y: t * exp(y - out))
+
+
+@public()
+def logaddexp(x: Any, y: Any) -> Any:
+    """log(exp(x) + exp(y)), broadcasting, stable.   d/dx = exp(x - out), d/dy = exp(y - out)."""
+    x, y = _binary_operands(x, y, "logaddexp")
+    return bind(logaddexp_p, (_float_input(x, "logaddexp"), _float_input(y, "logaddexp")), {})
