@@ -11,11 +11,10 @@ this node's gradient.
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from chainrule.ops._primitive import Primitive
-    from chainrule.tensor import Tensor
+# The bottom layer: no chainrule import at all. ``prim`` is a ``chainrule.ops._primitive.
+# Primitive`` and the inputs are Tensors, both defined above this module.
 
 
 class SavedMeta:
@@ -79,7 +78,7 @@ class Node:
     out_tensor: Any = None  # set by reverse-mode transforms: the traced output
     freed: bool = False  # True once release() dropped what the rule needs
 
-    def __init__(self, prim: Primitive, inputs: tuple, params: dict, out_data: Any) -> None:
+    def __init__(self, prim: Any, inputs: tuple, params: dict, out_data: Any) -> None:
         self.prim = prim
         self.inputs = inputs
         self.params = params
@@ -94,7 +93,7 @@ class Node:
         return f"<{self.name()}>"
 
     @property
-    def next_functions(self) -> tuple[tuple[Node | Tensor | None, int], ...]:
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
         """The producers of this node's inputs (PyTorch's name): nodes, leaves or ``None``."""
         return tuple((edge, 0) for edge in self.edges)
 
