@@ -772,3 +772,154 @@ def test_a_constant_operand_costs_no_saved_memory() -> None:
     from chainrule.autograd.node import SavedMeta
 
     assert isinstance(node.inputs[1], SavedMeta) and node.inputs[0] is big
+
+
+# --- grad mode, anomaly mode and transform levels are per thread (issue 14, item 1) ----------
+
+
+def _run_threads(work: object, n: int = 4) -> list[object]:
+    import threading
+
+    barrier = threading.Barrier(n)
+    results: list[object] = [None] * n
+
+    def run(k: int) -> None:
+        barrier.wait()
+        try:
+            results[k] = work(k)  # type: ignore[operator]
+        except BaseException as err:  # reported by the main thread
+            results[k] = err
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return results
+
+
+def test_backward_in_threads_gives_exact_gradients() -> None:
+    # 4 threads x 200 backward passes on independent graphs: backward turns recording off
+    # while its rules run; with one process-wide flag, the other threads' forward passes went
+    # unrecorded ("does not require grad") or got wrong gradients
+    def work(k: int) -> int:
+        rng = np.random.default_rng(k)
+        for _ in range(200):
+            a = rng.standard_normal((3, 4))
+            w = cr.tensor(a, requires_grad=True)
+            loss = ((w * w).sum(1) * cr.tensor(np.arange(3.0))).sum() + (w.exp() * 0.5).sum()
+            loss.backward()
+            expected = 2 * a * np.arange(3.0)[:, None] + 0.5 * np.exp(a)
+            np.testing.assert_array_equal(w.grad.data, expected)
+        return k
+
+    assert _run_threads(work) == [0, 1, 2, 3]
+
+
+def test_no_grad_in_one_thread_does_not_affect_the_others() -> None:
+    import threading
+
+    inside = threading.Event()
+    done = threading.Event()
+
+    def work(k: int) -> bool:
+        if k == 0:
+            with cr.no_grad():
+                inside.set()
+                done.wait(timeout=30)
+                return cr.is_grad_enabled()
+        inside.wait(timeout=30)
+        try:
+            ok = True
+            for _ in range(50):
+                x = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+                y = (x * x).sum()
+                ok = ok and cr.is_grad_enabled() and y.requires_grad
+                y.backward()
+                ok = ok and np.array_equal(x.grad.data, [2.0, 4.0])
+            return ok
+        finally:
+            if k == 3:
+                done.set()
+
+    assert _run_threads(work) == [False, True, True, True]
+    assert cr.is_grad_enabled()
+
+
+def test_anomaly_mode_and_transform_levels_are_per_thread() -> None:
+    import threading
+
+    from chainrule.autograd.grad_mode import STATE
+
+    seen: dict[str, object] = {}
+    entered = threading.Event()
+    release = threading.Event()
+
+    def other() -> None:
+        entered.wait(timeout=30)
+        seen["anomaly"] = cr.autograd.anomaly.is_anomaly_enabled()
+        seen["levels"] = STATE.levels
+        x = cr.tensor([1.0, 2.0], requires_grad=True)
+        seen["recorded"] = (x * 2).requires_grad
+        release.set()
+
+    t = threading.Thread(target=other)
+    t.start()
+
+    def f(x: cr.Tensor) -> cr.Tensor:
+        entered.set()
+        release.wait(timeout=30)
+        return (x * x).sum()
+
+    with cr.autograd.detect_anomaly():
+        g = cr.func.grad(f)(cr.tensor([1.0, 3.0], dtype=cr.float64))
+    t.join()
+    np.testing.assert_array_equal(g.data, [2.0, 6.0])
+    assert seen == {"anomaly": False, "levels": 0, "recorded": True}
+
+
+# --- a hook's replacement gradient is checked, naming the hook (issue 14, item 4) -----------
+
+
+def _wrong_shape(g: cr.Tensor) -> cr.Tensor:
+    return cr.ones(3)
+
+
+def _wrong_dtype(g: cr.Tensor) -> cr.Tensor:
+    return g.double()
+
+
+def _not_a_tensor(g: cr.Tensor) -> object:
+    return [1.0, 2.0]
+
+
+@pytest.mark.parametrize("leaf", [True, False])
+@pytest.mark.parametrize(
+    ("hook", "error", "message"),
+    [
+        (_wrong_shape, RuntimeError, r"hook _wrong_shape changed the size of value"),
+        (_wrong_dtype, RuntimeError, r"hook _wrong_dtype changed the type of value"),
+        (_not_a_tensor, TypeError, r"hook _not_a_tensor returned a list"),
+    ],
+)
+def test_a_hook_returning_a_wrong_value_is_refused(
+    leaf: bool, hook: object, error: type, message: str
+) -> None:
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    target = x if leaf else x * 1.0
+    target.register_hook(hook)  # type: ignore[arg-type]
+    with pytest.raises(error, match=message):
+        (target * 2.0).sum().backward()
+    assert x.grad is None
+
+
+def test_a_hook_returning_a_right_value_still_replaces_the_gradient() -> None:
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: g * 10.0)
+    (x * 2.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [20.0, 20.0])
+    (gx,) = cr.autograd.grad((x * 3.0).sum(), x)
+    np.testing.assert_array_equal(gx.data, [30.0, 30.0])
