@@ -20,6 +20,7 @@ from typing import Any
 
 from chainrule._backend import xp
 from chainrule.ops._primitive import Primitive, bind
+from chainrule.ops.shape import loop_batch, permute_to, reshape_to
 
 _as_strided = xp.lib.stride_tricks.as_strided
 
@@ -151,3 +152,79 @@ def conv2d_weight_grad(
     """sum over batch and positions of ``g`` times each receptive field of ``x``."""
     params = {"w_shape": tuple(w_shape), "stride": stride, "padding": padding}
     return bind(conv2d_weight_grad_p, (x, g), params)
+
+
+# --- batching: a stack of inputs or weights folded into the batch or channel axis ------------
+
+
+def _fold(v: Any) -> Any:
+    """(B, N, ...) -> (B*N, ...)."""
+    return reshape_to(v, (v.shape[0] * v.shape[1], *v.shape[2:]))
+
+
+def _unfold(v: Any, b: int) -> Any:
+    """(B*N, ...) -> (B, N, ...)."""
+    return reshape_to(v, (b, v.shape[0] // b, *v.shape[1:]))
+
+
+def _channels(v: Any) -> Any:
+    """(B, N, C, ...) -> (N, B*C, ...): a stack as extra channels."""
+    moved = permute_to(v, (1, 0, *range(2, v.ndim)))
+    return reshape_to(moved, (moved.shape[0], moved.shape[1] * moved.shape[2], *moved.shape[3:]))
+
+
+def _unchannels(v: Any, b: int) -> Any:
+    """(N, B*C, ...) -> (B, N, C, ...)."""
+    split = reshape_to(v, (v.shape[0], b, v.shape[1] // b, *v.shape[2:]))
+    return permute_to(split, (1, 0, *range(2, split.ndim)))
+
+
+def _conv_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    (x, w), (bx, bw) = values, batched
+    if bx and bw:
+        return loop_batch(level, prim, values, batched, params)
+    if bx:  # B stacks of images: one convolution over B*N images
+        return _unfold(bind(prim, (_fold(x), w), params), x.shape[0])
+    # B stacks of O filters: one convolution with B*O filters, (N, B*O, ...) -> (B, N, O, ...)
+    return _unchannels(bind(prim, (x, _fold(w)), params), w.shape[0])
+
+
+def _conv_input_grad_batch(
+    level: Any, prim: Primitive, values: list, batched: list, params: dict
+):  # fmt: skip
+    (g, w), (bg, bw) = values, batched
+    if bg and bw:
+        return loop_batch(level, prim, values, batched, params)
+    x_shape = params["x_shape"]
+    if bg:
+        b = g.shape[0]
+        folded = {**params, "x_shape": (b * x_shape[0], *x_shape[1:])}
+        return _unfold(bind(prim, (_fold(g), w), folded), b)
+    # the gradient is computed per input channel: B weight stacks are B*C input channels
+    b = w.shape[0]
+    wide = {**params, "x_shape": (x_shape[0], b * x_shape[1], *x_shape[2:])}
+    o, c = w.shape[1], w.shape[2]
+    w_cols = reshape_to(permute_to(w, (1, 0, 2, 3, 4)), (o, b * c, *w.shape[3:]))  # (O, B*C, ..)
+    return _unchannels(bind(prim, (g, w_cols), wide), b)
+
+
+def _conv_weight_grad_batch(
+    level: Any, prim: Primitive, values: list, batched: list, params: dict
+):  # fmt: skip
+    (x, g), (bx, bg) = values, batched
+    if bx and bg:
+        return loop_batch(level, prim, values, batched, params)
+    w_shape = params["w_shape"]
+    if bg:  # B stacks of output channels: B*O filters' gradients
+        b = g.shape[0]
+        wide = {**params, "w_shape": (b * w_shape[0], *w_shape[1:])}
+        return _unfold(bind(prim, (x, _channels(g)), wide), b)
+    # B stacks of input channels: (O, B*C, kh, kw) -> (B, O, C, kh, kw)
+    b = x.shape[0]
+    wide = {**params, "w_shape": (w_shape[0], b * w_shape[1], *w_shape[2:])}
+    return _unchannels(bind(prim, (_channels(x), g), wide), b)
+
+
+conv2d_p.batch = _conv_batch
+conv2d_input_grad_p.batch = _conv_input_grad_batch
+conv2d_weight_grad_p.batch = _conv_weight_grad_batch

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from chainrule._backend import xp
+from chainrule.ops import elementwise as E
 from chainrule.ops import reduce as R
 from chainrule.ops import shape as S
 from chainrule.ops._primitive import Primitive, bind, public
@@ -189,3 +190,29 @@ linear_p.defjvp(
 def linear(x: Any, w: Any, b: Any = None) -> Any:
     """Bind ``linear_p`` (no checks; the public ``nn.functional.linear`` checks shapes)."""
     return bind(linear_p, (x, w) if b is None else (x, w, b), {})
+
+
+# --- batching: the dense layer as the batched matmul it is, plus the bias --------------------
+
+
+def _linear_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    x, w, *bias = values
+    bx, bw, *bb = batched
+    if not bw and (not bias or not bb[0]):
+        return bind(prim, tuple(values), params)  # x's leading dims may be anything: + 1
+    w_t = S.permute_to(w, (0, 2, 1) if bw else (1, 0))
+    out = _matmul_batch(level, matmul_p, [x, w_t], [bx, bw], {})
+    if bias:
+        out = E.broadcast_batch(level, E.add_p, [out, bias[0]], [bx or bw, bb[0]], {})
+    return out
+
+
+def _outer_mm_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    a, b = values
+    ba, bb = batched
+    a_t = S.permute_to(a, (0, 2, 1) if ba else (1, 0))
+    return _matmul_batch(level, matmul_p, [a_t, b], [ba, bb], {})
+
+
+linear_p.batch = _linear_batch
+outer_mm_p.batch = _outer_mm_batch

@@ -12,6 +12,7 @@ from typing import Any
 
 from chainrule._backend import xp
 from chainrule.ops._primitive import Primitive, bind
+from chainrule.ops.shape import reshape_to
 
 _as_strided = xp.lib.stride_tricks.as_strided
 
@@ -75,6 +76,26 @@ max_pool2d_backward_p.defvjp(
 max_pool2d_backward_p.defjvp(
     lambda t, out, g, index, in_shape, overlap: pool_scatter(t, index, in_shape, overlap)
 )
+
+
+def _pool_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    # a stack of B inputs (B, N, C, ...) is one pool over B*N images with the positions
+    # repeated B times
+    (v,) = values
+    b = v.shape[0]
+    index, in_shape = params["index"], params["in_shape"]
+    flat = reshape_to(v, (b * v.shape[1], *v.shape[2:]))
+    params = {
+        "index": xp.concatenate([index] * b),
+        "in_shape": (b * in_shape[0], *in_shape[1:]),
+        "overlap": params["overlap"],
+    }
+    out = bind(prim, (flat,), params)
+    return reshape_to(out, (b, out.shape[0] // b, *out.shape[1:]))
+
+
+max_pool2d_p.batch = _pool_batch
+max_pool2d_backward_p.batch = _pool_batch
 
 
 def pool_gather(x: Any, index: Any, in_shape: tuple[int, ...], overlap: bool) -> Any:
