@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-F = TypeVar("F", bound=Callable[..., Any])
+Fn = TypeVar("Fn", bound=Callable[..., Any])
 
 
 class _State(threading.local):
@@ -40,7 +40,7 @@ class _GradModeContext:
     def __exit__(self, *exc: object) -> None:
         STATE.grad_enabled = self.prev
 
-    def __call__(self, fn: F) -> F:
+    def __call__(self, fn: Fn) -> Fn:
         mode = self.mode
 
         @functools.wraps(fn)
@@ -75,7 +75,7 @@ class set_grad_enabled(_GradModeContext):
     def __enter__(self) -> None:
         STATE.grad_enabled = self.mode  # self.prev was taken in __init__, before the switch
 
-    def __call__(self, fn: F) -> F:
+    def __call__(self, fn: Fn) -> Fn:
         # Used as a decorator, __init__ must not leave the mode switched (PyTorch undoes it).
         STATE.grad_enabled = self.prev
         return super().__call__(fn)

@@ -7,6 +7,9 @@ rule per differentiable input (HIPS autograd's ``defvjp``/``defjvp``), and flags
   each input's tangent to the output's shape, so no rule undoes broadcasting itself;
 - ``linear``: the op is linear in its single differentiable input, so its JVP is the op
   applied to the tangent;
+- ``multilinear``: the op is linear in each input separately (``x * y``, ``x @ y``, a
+  convolution), so the JVP for input i is the op with the tangent in slot i (HIPS's
+  ``def_linear``); only the VJPs (the adjoints) are written out;
 - ``saves`` / ``saves_out``: which inputs (and whether the output) the VJP rules read at
   backward time, either for every rule (``saves=(0,)``) or per differentiable input
   (``saves=((1,), (0,))`` for ``x * y``: the VJP for x reads y, the one for y reads x). A node
@@ -71,6 +74,7 @@ class Primitive:
         *,
         broadcasts: bool = False,
         linear: bool = False,
+        multilinear: bool = False,
         saves: Saves | tuple[Saves, ...] = (),
         saves_out: bool | tuple[bool, ...] = False,
         view: bool = False,
@@ -82,7 +86,7 @@ class Primitive:
         self.linear = linear
         self.view = view
         self.vjps: tuple[Rule | None, ...] = ()
-        self.jvps: tuple[Rule | None, ...] = ()
+        self.jvps: tuple[Rule | None, ...] = _SlotRules(self) if multilinear else ()
         # how a batch level (jacfwd/jacrev, chainrule.func.batching) applies this primitive to
         # a stack of tangents or cotangents: ``batch(level, prim, values, batched, params)``.
         # Set only where a stacked value can arrive (linear and multilinear primitives: only
@@ -139,6 +143,24 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"Primitive({self.name})"
+
+
+class _SlotRules(tuple):
+    """The JVP rules of a multilinear primitive: rule i applies the op with input i replaced
+    by its tangent (the derivative of a map linear in that input is the map itself)."""
+
+    def __new__(cls, prim: Primitive) -> _SlotRules:
+        rules = super().__new__(cls)
+        rules.prim = prim  # type: ignore[attr-defined]
+        return rules
+
+    def __getitem__(self, i: Any) -> Any:  # type: ignore[override]
+        prim = self.prim  # type: ignore[attr-defined]
+
+        def rule(t: Any, out: Any, *args: Any, **params: Any) -> Any:
+            return bind(prim, (*args[:i], t, *args[i + 1 :]), params)
+
+        return rule
 
 
 def bind(prim: Primitive, args: tuple, params: dict) -> Any:

@@ -84,20 +84,21 @@ def _conv2d_input_grad_impl(
     return xp.ascontiguousarray(gx[:, ph : ph + h, pw : pw + wd, :].transpose(0, 3, 1, 2))
 
 
-# bilinear: each input's VJP reads the other input only
-conv2d_p = Primitive("convolution", _conv2d_impl, saves=((1,), (0,)))
-conv2d_input_grad_p = Primitive("conv2d_input_grad", _conv2d_input_grad_impl, saves=((1,), (0,)))
-conv2d_weight_grad_p = Primitive("conv2d_weight_grad", _conv2d_weight_grad_impl, saves=((1,), (0,)))
+# bilinear (multilinear=True: each JVP is the op with the tangent in that slot); each
+# input's VJP reads the other input only
+conv2d_p = Primitive("convolution", _conv2d_impl, multilinear=True, saves=((1,), (0,)))
+conv2d_input_grad_p = Primitive(
+    "conv2d_input_grad", _conv2d_input_grad_impl, multilinear=True, saves=((1,), (0,))
+)
+conv2d_weight_grad_p = Primitive(
+    "conv2d_weight_grad", _conv2d_weight_grad_impl, multilinear=True, saves=((1,), (0,))
+)
 
 # y = conv2d(x, w) is bilinear:  VJP  x: conv2d_input_grad(g, w),  w: conv2d_weight_grad(x, g)
-#                                JVP  conv2d(t, w) + conv2d(x, t_w)
+#                                JVP  conv2d(t, w) + conv2d(x, t_w)  (multilinear: generated)
 conv2d_p.defvjp(
     lambda g, out, x, w, stride, padding: conv2d_input_grad(g, w, x.shape, stride, padding),
     lambda g, out, x, w, stride, padding: conv2d_weight_grad(x, g, w.shape, stride, padding),
-)
-conv2d_p.defjvp(
-    lambda t, out, x, w, stride, padding: conv2d(t, w, stride, padding),
-    lambda t, out, x, w, stride, padding: conv2d(x, t, stride, padding),
 )
 # gx = conv2d_input_grad(g, w) is the adjoint of x -> conv2d(x, w): <h, gx> = <conv2d(h, w), g>,
 # so  VJP  g: conv2d(h, w),  w: conv2d_weight_grad(h, g)
@@ -107,14 +108,6 @@ conv2d_input_grad_p.defvjp(
         h, g, w.shape, stride, padding
     ),
 )
-conv2d_input_grad_p.defjvp(
-    lambda t, out, g, w, x_shape, stride, padding: conv2d_input_grad(
-        t, w, x_shape, stride, padding
-    ),
-    lambda t, out, g, w, x_shape, stride, padding: conv2d_input_grad(
-        g, t, x_shape, stride, padding
-    ),
-)
 # gw = conv2d_weight_grad(x, g): <H, gw> = <conv2d(x, H), g>,
 # so  VJP  x: conv2d_input_grad(g, H),  g: conv2d(x, H)
 conv2d_weight_grad_p.defvjp(
@@ -122,14 +115,6 @@ conv2d_weight_grad_p.defvjp(
         g, h, x.shape, stride, padding
     ),
     lambda h, out, x, g, w_shape, stride, padding: conv2d(x, h, stride, padding),
-)
-conv2d_weight_grad_p.defjvp(
-    lambda t, out, x, g, w_shape, stride, padding: conv2d_weight_grad(
-        t, g, w_shape, stride, padding
-    ),
-    lambda t, out, x, g, w_shape, stride, padding: conv2d_weight_grad(
-        x, t, w_shape, stride, padding
-    ),
 )
 
 

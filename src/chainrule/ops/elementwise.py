@@ -55,17 +55,42 @@ def unary(
     return prim
 
 
+def _scaled(deriv: Any) -> Callable[[Any, Any, Any, Any], Any]:
+    """``v * deriv(x, y, out)`` for a cotangent or tangent ``v``: the chain rule at a pointwise
+    op. A constant derivative costs no op (1: v itself, -1: -v)."""
+    if deriv == 1:
+        return lambda v, out, x, y: v
+    if deriv == -1:
+        return lambda v, out, x, y: -v
+    return lambda v, out, x, y: v * deriv(x, y, out)
+
+
+def binary(
+    name: str,
+    impl: Callable[..., Any],
+    dx: Any,
+    dy: Any,
+    *,
+    saves: Any = (),
+    saves_out: Any = False,
+    linear: bool = False,
+) -> Primitive:
+    """A broadcasting pointwise primitive from one derivative per input, ``dx(x, y, out)`` and
+    ``dy(x, y, out)`` (or the constants 1 and -1): VJP ``g * d``, JVP ``t * d`` for each input,
+    as ``unary`` does. ``saves`` states, per input, what its derivative reads."""
+    prim = Primitive(name, impl, broadcasts=True, linear=linear, saves=saves, saves_out=saves_out)
+    prim.defvjp(_scaled(dx), _scaled(dy))
+    if not linear:  # a linear op's JVP is the op applied to the tangents
+        prim.defjvp(_scaled(dx), _scaled(dy))
+    return prim
+
+
 # --- binary, broadcasting -------------------------------------------------------------------
 
-add_p = Primitive("add", xp.add, broadcasts=True, linear=True)
-add_p.defvjp(lambda g, out, x, y: g, lambda g, out, x, y: g)  # d/dx (x + y) = 1, d/dy = 1
-
-sub_p = Primitive("sub", xp.subtract, broadcasts=True, linear=True)
-sub_p.defvjp(lambda g, out, x, y: g, lambda g, out, x, y: -g)  # d/dx (x - y) = 1, d/dy = -1
-
-mul_p = Primitive("mul", xp.multiply, broadcasts=True, saves=((1,), (0,)))
-mul_p.defvjp(lambda g, out, x, y: g * y, lambda g, out, x, y: g * x)  # d/dx = y, d/dy = x
-mul_p.defjvp(lambda t, out, x, y: t * y, lambda t, out, x, y: x * t)
+add_p = binary("add", xp.add, 1, 1, linear=True)  # d/dx (x + y) = 1, d/dy = 1
+sub_p = binary("sub", xp.subtract, 1, -1, linear=True)  # d/dx (x - y) = 1, d/dy = -1
+# d/dx (x * y) = y, d/dy = x: the rule for x reads y only, and the one for y reads x only
+mul_p = binary("mul", xp.multiply, lambda x, y, out: y, lambda x, y, out: x, saves=((1,), (0,)))
 
 # d/dx (x / y) = 1 / y;  d/dy (x / y) = -x / y**2. Written with x rather than out (= -out / y),
 # as PyTorch does, so that div saves no output: x.div_(y) followed by another in-place op on
@@ -87,11 +112,14 @@ def _pow_dy(out: Any, x: Any) -> Any:
     return out * log(where(x == 0, 1.0, x))
 
 
-pow_p = Primitive(
-    "pow", _silent(xp.power), broadcasts=True, saves=((0, 1), (0,)), saves_out=(False, True)
+pow_p = binary(
+    "pow",
+    _silent(xp.power),
+    lambda x, y, out: _pow_dx(x, y),
+    lambda x, y, out: _pow_dy(out, x),
+    saves=((0, 1), (0,)),
+    saves_out=(False, True),
 )
-pow_p.defvjp(lambda g, out, x, y: g * _pow_dx(x, y), lambda g, out, x, y: g * _pow_dy(out, x))
-pow_p.defjvp(lambda t, out, x, y: t * _pow_dx(x, y), lambda t, out, x, y: t * _pow_dy(out, x))
 
 
 def _pow_scalar_dx(g: Any, x: Any, exponent: float) -> Any:
@@ -120,20 +148,19 @@ def _maximum_mask(x: Any, y: Any) -> Any:
     return where(x > y, 1.0, where(x == y, 0.5, 0.0)).to(x.dtype)
 
 
-maximum_p = Primitive("maximum", xp.maximum, broadcasts=True, saves=(0, 1))
-maximum_p.defvjp(
-    lambda g, out, x, y: g * _maximum_mask(x, y), lambda g, out, x, y: g * _maximum_mask(y, x)
+maximum_p = binary(
+    "maximum",
+    xp.maximum,
+    lambda x, y, out: _maximum_mask(x, y),
+    lambda x, y, out: _maximum_mask(y, x),
+    saves=(0, 1),
 )
-maximum_p.defjvp(
-    lambda t, out, x, y: t * _maximum_mask(x, y), lambda t, out, x, y: t * _maximum_mask(y, x)
-)
-
-minimum_p = Primitive("minimum", xp.minimum, broadcasts=True, saves=(0, 1))
-minimum_p.defvjp(
-    lambda g, out, x, y: g * _maximum_mask(y, x), lambda g, out, x, y: g * _maximum_mask(x, y)
-)
-minimum_p.defjvp(
-    lambda t, out, x, y: t * _maximum_mask(y, x), lambda t, out, x, y: t * _maximum_mask(x, y)
+minimum_p = binary(
+    "minimum",
+    xp.minimum,
+    lambda x, y, out: _maximum_mask(y, x),
+    lambda x, y, out: _maximum_mask(x, y),
+    saves=(0, 1),
 )
 
 where_p = Primitive("where", xp.where, broadcasts=True, saves=(0,))
@@ -581,11 +608,14 @@ def elu(x: Any, alpha: float = 1.0) -> Any:
 # --- logaddexp: log(e^x + e^y), stable -------------------------------------------------------
 
 # d/dx log(e^x + e^y) = e^(x - out), d/dy = e^(y - out) (the softmax of the pair)
-logaddexp_p = Primitive(
-    "logaddexp", _silent(xp.logaddexp), broadcasts=True, saves=((0,), (1,)), saves_out=True
+logaddexp_p = binary(
+    "logaddexp",
+    _silent(xp.logaddexp),
+    lambda x, y, out: exp(x - out),
+    lambda x, y, out: exp(y - out),
+    saves=((0,), (1,)),
+    saves_out=True,
 )
-logaddexp_p.defvjp(lambda g, out, x, y: g * exp(x - out), lambda g, out, x, y: g * exp(y - out))
-logaddexp_p.defjvp(lambda t, out, x, y: t * exp(x - out), lambda t, out, x, y: t * exp(y - out))
 
 
 @public()

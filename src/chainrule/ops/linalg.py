@@ -68,9 +68,10 @@ def _matmul_dy(g: Any, out: Any, x: Any, y: Any) -> Any:
     return reshape(gy, y.shape) if y.ndim == 1 else gy
 
 
-matmul_p = Primitive("mm", xp.matmul, saves=((1,), (0,)))  # d/dx reads y, d/dy reads x
+matmul_p = Primitive(
+    "mm", xp.matmul, multilinear=True, saves=((1,), (0,))
+)  # d/dx reads y, d/dy reads x
 matmul_p.defvjp(_matmul_dx, _matmul_dy)
-matmul_p.defjvp(lambda t, out, x, y: _mm(t, y), lambda t, out, x, y: _mm(x, t))  # product rule
 
 
 def _matmul_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
@@ -158,13 +159,9 @@ def _linear_dw(g: Any, out: Any, x: Any, w: Any, *bias: Any) -> Any:
 
 # a^T @ b as one node (no transposed view to record): the weight gradient of a dense layer.
 # Bilinear:  d/da = b @ G^T,  d/db = a @ G  (G the cotangent of the (n, m) result).
-outer_mm_p = Primitive("mm_tn", lambda a, b: a.T @ b, saves=((1,), (0,)))
+outer_mm_p = Primitive("mm_tn", lambda a, b: a.T @ b, multilinear=True, saves=((1,), (0,)))
 outer_mm_p.defvjp(
     lambda g, out, a, b: _mm(b, S.permute_to(g, (1, 0))), lambda g, out, a, b: _mm(a, g)
-)
-outer_mm_p.defjvp(
-    lambda t, out, a, b: bind(outer_mm_p, (t, b), {}),
-    lambda t, out, a, b: bind(outer_mm_p, (a, t), {}),
 )
 
 
