@@ -17,6 +17,7 @@ from typing import Any
 
 from chainrule import _backend
 from chainrule._backend import xp
+from chainrule.autograd.node import Version
 
 
 class Tensor:
@@ -36,7 +37,7 @@ class Tensor:
     requires_grad: bool = False
     grad: Tensor | None = None
     grad_fn: Any = None
-    _vc: list[int] | None = None  # version counter, shared with views; created when needed
+    _vc: Version | None = None  # version counter, shared with views; created when needed
     _view_src: Any = None  # (base, primitive, params) when data aliases another tensor's
     _viewed: bool = False  # some view aliases this tensor's data
     _view_hist: int | None = None  # history version this alias is consistent with (see _vc)
@@ -82,7 +83,7 @@ class Tensor:
 
     @property
     def _version(self) -> int:
-        return 0 if self._vc is None else self._vc[0]
+        return 0 if self._vc is None else self._vc.data
 
     def size(self, dim: int | None = None) -> Any:
         return self.shape if dim is None else self.shape[dim]
@@ -224,11 +225,11 @@ class Tensor:
 
     def _bump(self, history: bool = False) -> None:
         cell = version_cell(self)
-        cell[0] += 1
+        cell.data += 1
         if history:  # a recorded change: other aliases' histories are now stale
-            cell[1] += 1
+            cell.history += 1
             if self._view_hist is not None:
-                self._view_hist = cell[1]  # ...but this one's history is the new one
+                self._view_hist = cell.history  # ...but this one's history is the new one
 
 
 class _HookHandle:
@@ -256,17 +257,11 @@ def wrap(data: Any) -> Tensor:
 _wrap = wrap
 
 
-def version_cell(t: Tensor) -> list[int]:
-    """The tensor's version cell ``[data version, history version]``, shared with its views.
-
-    Every in-place change bumps the data version (saved tensors check it). A *recorded*
-    in-place change (one that gives the tensor a new graph history) also bumps the history
-    version: aliases made before it still carry the old history, so using them in a recorded
-    op would give a wrong gradient, and ``record`` refuses.
-    """
+def version_cell(t: Tensor) -> Version:
+    """The tensor's ``Version`` counter (shared with its views), created when first needed."""
     cell = t._vc
     if cell is None:
-        cell = t._vc = [0, 0]
+        cell = t._vc = Version()
     return cell
 
 

@@ -59,13 +59,13 @@ def _freed_error(node: Node) -> RuntimeError:
     )
 
 
-def _version_error(node: Node, index: int, cell: list[int], version: int) -> RuntimeError:
+def _version_error(node: Node, index: int, cell: Any, version: int) -> RuntimeError:
     what = "its output" if index < 0 else f"its input {index}"
     shape = node.out_data.shape if index < 0 else node.inputs[index].shape
     return RuntimeError(
         f"one of the variables needed for gradient computation has been modified by an "
         f"in-place operation: {node.name()} saved {what} (a tensor of shape "
-        f"{tuple(shape)}) at version {version}, and it is now at version {cell[0]}. "
+        f"{tuple(shape)}) at version {version}, and it is now at version {cell.data}. "
         "Use the out-of-place op instead (x = x + 1 rather than x.add_(1)), or clone "
         "the tensor before changing it in place."
     )
@@ -145,7 +145,7 @@ def run_backward(
                 captured[node] = g
             if node.saved:
                 for index, cell, version in node.saved:
-                    if cell[0] != version:
+                    if cell.data != version:
                         raise _version_error(node, index, cell, version)
             _chain_rule(node, g, grads, leaf_grads, create_graph, anomaly)
             if not retain_graph:

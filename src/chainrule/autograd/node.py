@@ -17,6 +17,22 @@ from typing import Any
 # Primitive`` and the inputs are Tensors, both defined above this module.
 
 
+class Version:
+    """A tensor's version counter, shared by every alias of its memory (views, ``detach``).
+
+    ``data`` counts in-place changes: a node records it for each value it saves, and backward
+    refuses to run a rule whose saved value changed since. ``history`` counts the *recorded*
+    in-place changes, the ones that give the tensor a new graph history: an alias made before
+    one still carries the old history, and using it in a recorded op is refused.
+    """
+
+    __slots__ = ("data", "history")
+
+    def __init__(self) -> None:
+        self.data = 0
+        self.history = 0
+
+
 class SavedMeta:
     """Stand-in for an input that no VJP which will run reads: its shape and dtype only.
 

@@ -39,7 +39,7 @@ from typing import Any
 
 from chainrule._backend import xp
 from chainrule.autograd.grad_mode import STATE
-from chainrule.autograd.node import Node, SavedMeta
+from chainrule.autograd.node import Node, SavedMeta, Version
 from chainrule.tensor import Tensor, version_cell, wrap
 
 Rule = Callable[..., Any]
@@ -215,7 +215,7 @@ def record(prim: Primitive, args: tuple, params: dict, out: Any) -> Node:
     edges = []
     need = 0  # bit i set: input i needs a gradient, so its VJP will run
     for i, a in enumerate(args):
-        if a._view_hist is not None and a._vc[1] != a._view_hist:
+        if a._view_hist is not None and a._vc.history != a._view_hist:
             raise stale_view_error(a)
         fn = a.grad_fn
         if fn is not None:
@@ -248,7 +248,7 @@ def record(prim: Primitive, args: tuple, params: dict, out: Any) -> Node:
     if saves or saves_out:
         saved = saved_versions(args, saves)
         if saves_out:
-            cell = out._vc = [0, 0]  # a fresh output: nobody shares its counter yet
+            cell = out._vc = Version()  # a fresh output: nobody shares its counter yet
             saved.append((-1, cell, 0))
         node.saved = tuple(saved)
     if STATE.anomaly:
@@ -258,12 +258,12 @@ def record(prim: Primitive, args: tuple, params: dict, out: Any) -> Node:
     return node
 
 
-def saved_versions(args: tuple, saves: tuple[int, ...]) -> list[tuple[int, list[int], int]]:
+def saved_versions(args: tuple, saves: tuple[int, ...]) -> list[tuple[int, Version, int]]:
     """``(index, version cell, version now)`` for each saved input: what backward checks."""
     out = []
     for i in saves:
         cell = version_cell(args[i])
-        out.append((i, cell, cell[0]))
+        out.append((i, cell, cell.data))
     return out
 
 
@@ -273,10 +273,10 @@ def mark_view(base: Any, view: Any, prim: Primitive, params: dict) -> None:
     cell = version_cell(base)
     view._vc = cell
     view._view_src = (base, prim, params)
-    view._view_hist = cell[1]
+    view._view_hist = cell.history
     base._viewed = True
     if base._view_hist is None:
-        base._view_hist = cell[1]
+        base._view_hist = cell.history
 
 
 def stale_view_error(t: Any) -> RuntimeError:
@@ -325,7 +325,7 @@ def dispatch(prim: Primitive, args: tuple, params: dict) -> Any:
     if top is None:
         return eager(prim, args, params)  # no tracers: an ordinary (taped) operation
     for a in args:
-        if a._view_hist is not None and a._vc[1] != a._view_hist:
+        if a._view_hist is not None and a._vc.history != a._view_hist:
             raise stale_view_error(a)
     out = top.process(prim, args, params)
     if prim.view and out._level is not None:

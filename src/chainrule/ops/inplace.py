@@ -64,13 +64,13 @@ class TensorInplace:
         it becomes ``index_put(base, view, index)``, so ``y[0:2] += 1`` and
         ``y[0].mul_(3)`` differentiate correctly (PyTorch's CopySlices).
         """
-        if self._view_hist is not None and self._vc[1] != self._view_hist:
+        if self._view_hist is not None and self._vc.history != self._view_hist:
             raise stale_view_error(self)
         src = self._view_src
         rebase = src is not None and src[1] is getitem_p
         if rebase:
             base = src[0]
-            if base._view_hist is not None and base._vc[1] != base._view_hist:
+            if base._view_hist is not None and base._vc.history != base._view_hist:
                 raise stale_view_error(base)
             if base.requires_grad and base.grad_fn is None:
                 raise RuntimeError(
@@ -106,7 +106,7 @@ class TensorInplace:
             new.grad_fn.out_data = self.data
             cell = version_cell(self)
             new.grad_fn.saved = tuple(
-                (i, cell, cell[0]) if i < 0 else (i, c, v) for i, c, v in new.grad_fn.saved
+                (i, cell, cell.data) if i < 0 else (i, c, v) for i, c, v in new.grad_fn.saved
             )
         if rebase:
             self._rebase_base()
@@ -126,7 +126,7 @@ class TensorInplace:
             new_base = index_put(old, part, params["index"])
             base.grad_fn, base.requires_grad = new_base.grad_fn, new_base.requires_grad
             if base._view_hist is not None:
-                base._view_hist = base._vc[1]  # its history is current again
+                base._view_hist = base._vc.history  # its history is current again
             view = base
 
     def _inplace_binary(self, op: str, ufunc: Any, other: Any, fn: Callable) -> Tensor:
