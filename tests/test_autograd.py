@@ -757,6 +757,7 @@ def test_reading_an_unsaved_input_names_the_op(monkeypatch: pytest.MonkeyPatch) 
     # a wrong declaration: sin's rule reads x, which is declared as not saved
     monkeypatch.setattr(E.sin_p, "saves", ())
     monkeypatch.setattr(E.sin_p, "saves_table", None)
+    monkeypatch.setattr(E.sin_p, "saves_mask", 0)
     x = _f64([0.5, 1.0], requires_grad=True)
     y = (x * 1.0).sin()
     with pytest.raises(RuntimeError, match="sin's VJP read input 0, which sin does not save"):

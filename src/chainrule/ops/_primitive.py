@@ -61,6 +61,7 @@ class Primitive:
         "name",
         "saves",
         "saves_by_input",
+        "saves_mask",
         "saves_out",
         "saves_table",
         "view",
@@ -106,6 +107,7 @@ class Primitive:
         per_input = any(isinstance(s, tuple) for s in saves) or isinstance(saves_out, tuple)
         if not per_input:
             self.saves, self.saves_out = tuple(saves), bool(saves_out)  # type: ignore[arg-type]
+            self.saves_mask = sum(1 << i for i in self.saves)
             self.saves_by_input = None
             self.saves_table = None
             return
@@ -120,12 +122,12 @@ class Primitive:
         self.saves_by_input = (tuple(ins), tuple(outs))
         self.saves = tuple(sorted({j for s in ins for j in s}))
         self.saves_out = any(outs)
+        self.saves_mask = sum(1 << i for i in self.saves)
         table = []
         for mask in range(1 << n):
             need = [i for i in range(n) if mask >> i & 1]
-            table.append(
-                (tuple(sorted({j for i in need for j in ins[i]})), any(outs[i] for i in need))
-            )
+            saved = tuple(sorted({j for i in need for j in ins[i]}))
+            table.append((saved, any(outs[i] for i in need), sum(1 << j for j in saved)))
         self.saves_table = tuple(table)
 
     def defvjp(self, *rules: Rule | None) -> Primitive:
@@ -214,6 +216,7 @@ def record(prim: Primitive, args: tuple, params: dict, out: Any) -> Node:
     """Attach a new graph node to ``out``: edges, saved versions, optional forward stack."""
     edges = []
     need = 0  # bit i set: input i needs a gradient, so its VJP will run
+    made = 0  # bit i set: input i is an intermediate (made by a recorded op)
     for i, a in enumerate(args):
         if a._view_hist is not None and a._vc.history != a._view_hist:
             raise stale_view_error(a)
@@ -221,6 +224,7 @@ def record(prim: Primitive, args: tuple, params: dict, out: Any) -> Node:
         if fn is not None:
             edges.append(fn)
             need |= 1 << i
+            made |= 1 << i
         elif a.requires_grad:
             edges.append(a)
             need |= 1 << i
@@ -229,16 +233,18 @@ def record(prim: Primitive, args: tuple, params: dict, out: Any) -> Node:
     table = prim.saves_table
     if table is None:
         saves, saves_out = prim.saves, prim.saves_out
+        drop = made & ~prim.saves_mask  # intermediates no rule reads
     else:  # only what the VJPs that will run read (PyTorch: x * 2.0 saves nothing of x)
-        saves, saves_out = table[need]
-    kept = None  # args, with intermediates no rule reads replaced by their shapes
-    for i, a in enumerate(args):
-        if i not in saves and (a.grad_fn is not None or table is not None):
-            # Holding an intermediate the rules do not need would keep its memory alive
-            # until backward (x @ w in x @ w + b); PyTorch frees it, so do we.
-            if kept is None:
-                kept = list(args)
-            kept[i] = SavedMeta(a.shape, a.dtype, prim, i)
+        saves, saves_out, mask = table[need]
+        drop = ((1 << len(args)) - 1) & ~mask  # every input no rule that will run reads
+    kept = None  # args, with the inputs in ``drop`` replaced by their shapes
+    if drop:
+        # Holding an intermediate the rules do not need would keep its memory alive until
+        # backward (x @ w in x @ w + b); PyTorch frees it, so do we.
+        kept = list(args)
+        for i, a in enumerate(args):
+            if drop >> i & 1:
+                kept[i] = SavedMeta(a.shape, a.dtype, prim, i)
     node = Node(prim, args if kept is None else tuple(kept), params, None)
     if saves_out:
         node.out_data = out.data
