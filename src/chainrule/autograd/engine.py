@@ -286,29 +286,38 @@ def backward(
     ``gradient`` is the cotangent of ``self`` (needed unless ``self`` has one element).
     The graph's saved tensors are freed unless ``retain_graph`` (default: ``create_graph``).
     """
-    if not self.requires_grad:
-        raise RuntimeError(
-            "backward: this tensor does not require grad and has no grad_fn, so there is "
-            "nothing to differentiate. Create the inputs with requires_grad=True and do not "
-            "compute it under no_grad()."
-        )
-    if gradient is None:
-        if self.data.size != 1:
-            raise RuntimeError(
-                f"backward: grad can be implicitly created only for scalar outputs, but "
-                f"this tensor has shape {tuple(self.shape)}. Reduce it first (.sum(), "
-                ".mean()) or pass gradient= of the same shape."
-            )
-        g = wrap(_backend.full(self.shape, 1, self.data.dtype))
-    else:
-        g = gradient if isinstance(gradient, Tensor) else Tensor(gradient)
-        if g.shape != self.shape:
-            raise RuntimeError(
-                f"backward: gradient has shape {tuple(g.shape)} but the output has shape "
-                f"{tuple(self.shape)}; they must match"
-            )
-        g = to(g, self.data.dtype)
+    root, g = root_gradient(self, gradient, "backward", None)
     if retain_graph is None:
         retain_graph = create_graph
-    root = self.grad_fn if self.grad_fn is not None else self
     run_backward([root], [g], retain_graph=retain_graph, create_graph=create_graph)
+
+
+def root_gradient(out: Tensor, gradient: Any, op: str, k: int | None) -> tuple[Any, Tensor]:
+    """Check the cotangent given for an output (``backward``'s ``gradient``, ``autograd.grad``'s
+    ``grad_outputs[k]``) and return ``(edge, cotangent)``: ones for a one-element output when
+    none is given, cast to the output's dtype. Written once for both entry points."""
+    what = "this tensor" if k is None else f"output {k}"
+    given = "gradient" if k is None else f"grad_outputs[{k}]"
+    if not out.requires_grad:
+        raise RuntimeError(
+            f"{op}: {what} does not require grad and has no grad_fn, so there is nothing to "
+            "differentiate. Create the inputs with requires_grad=True and do not compute it "
+            "under no_grad()."
+        )
+    if gradient is None:
+        if out.data.size != 1:
+            raise RuntimeError(
+                f"{op}: grad can be implicitly created only for scalar outputs, but {what} has "
+                f"shape {tuple(out.shape)}. Reduce it first (.sum(), .mean()) or pass "
+                f"{'gradient=' if k is None else 'grad_outputs'} of the same shape."
+            )
+        g = wrap(_backend.full(out.shape, 1, out.data.dtype))
+    else:
+        g = gradient if isinstance(gradient, Tensor) else Tensor(gradient)
+        if g.shape != out.shape:
+            raise RuntimeError(
+                f"{op}: {given} has shape {tuple(g.shape)} but {what} has shape "
+                f"{tuple(out.shape)}; they must match"
+            )
+        g = to(g, out.data.dtype)
+    return (out.grad_fn if out.grad_fn is not None else out), g
