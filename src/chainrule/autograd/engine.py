@@ -6,12 +6,14 @@
    consumer comes earlier in the order; contributions from several consumers were summed
    (the lesson's ``+=``: a value used twice gets both gradients).
 3. For each input that needs a gradient, run the primitive's VJP rule, undo broadcasting with
-   ``sum_to_shape`` (once, here, for every broadcasting primitive), cast to the input's dtype,
-   and pass the result along the edge: to the producing node, or to a leaf.
+   ``sum_to_shape`` (once, here, for every broadcasting primitive), and pass the result along
+   the edge: to the producing node, or to a leaf. (Rules return their input's dtype: a cast
+   node's rule casts back, so the engine itself casts nothing.)
 4. Leaves accumulate into ``.grad`` (or are returned, for ``autograd.grad``).
 
 ``run_backward`` is steps 1-2 and 4; ``_chain_rule`` is step 3 at one node. ``backward`` is
-``Tensor.backward`` (attached by ``chainrule.ops.api``).
+``Tensor.backward`` (attached by ``chainrule.ops.api``); ``root_gradient`` checks the cotangent
+given for an output, for it and for ``autograd.grad``.
 
 Rules run with grad mode off unless ``create_graph`` is set; then they are recorded like any
 other ops, which is what makes gradients of gradients work.

@@ -28,7 +28,13 @@ written in chainrule ops, so they can be differentiated again (``create_graph``,
 
 ``bind`` is the single entry point of every op. With no function transform live it takes the
 eager path: run the implementation, and record a ``Node`` when grad mode is on and some input
-requires grad. Inside transforms (``chainrule.func``) it hands over to the dispatcher.
+requires grad. Inside transforms (``chainrule.func``) it hands over to ``dispatch``, which
+passes the op to the newest live level among its arguments (``Level.process``).
+
+``public`` declares a family file's public function next to its primitive; ``chainrule.ops.api``
+turns the ``EXPORTS`` list into ``chainrule.<name>``, Tensor methods and ``nn.functional``.
+This module imports only the layers below it (``tensor``, ``autograd.node``,
+``autograd.grad_mode``): nothing is injected into it after import.
 """
 
 from __future__ import annotations
