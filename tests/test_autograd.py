@@ -924,3 +924,16 @@ def test_a_hook_returning_a_right_value_still_replaces_the_gradient() -> None:
     np.testing.assert_array_equal(x.grad.data, [20.0, 20.0])
     (gx,) = cr.autograd.grad((x * 3.0).sum(), x)
     np.testing.assert_array_equal(gx.data, [30.0, 30.0])
+
+
+def test_transforms_in_threads_give_exact_gradients() -> None:
+    def work(k: int) -> int:
+        x = cr.tensor(np.arange(3.0) + k, dtype=cr.float64)
+        for _ in range(50):
+            g = cr.func.grad(lambda a: (a * a * a).sum())(x)
+            np.testing.assert_array_equal(g.data, 3 * x.data**2)
+            _, t = cr.func.jvp(lambda a: a.sin(), (x,), (cr.ones(3, dtype=cr.float64),))
+            np.testing.assert_array_equal(t.data, np.cos(x.data))
+        return k
+
+    assert _run_threads(work) == [0, 1, 2, 3]
