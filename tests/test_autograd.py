@@ -937,3 +937,13 @@ def test_transforms_in_threads_give_exact_gradients() -> None:
         return k
 
     assert _run_threads(work) == [0, 1, 2, 3]
+
+
+def test_unary_uses_is_parsed_the_same_with_spaces() -> None:
+    from chainrule.ops.elementwise import unary
+
+    for uses in ("out, x", "x,out", " x , out "):
+        prim = unary("probe", np.negative, lambda x, out: x, uses=uses)
+        assert prim.saves == (0,) and prim.saves_out
+    with pytest.raises(ValueError, match="expected 'x', 'out' or 'x, out'"):
+        unary("probe", np.negative, lambda x, out: x, uses="y")
