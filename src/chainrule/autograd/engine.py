@@ -132,17 +132,8 @@ def run_backward(
                 continue  # nothing flowed here (a symbolic zero)
             if node.freed:
                 raise _freed_error(node)  # before any hook or retained grad sees anything
-            if node.hooks:
-                for hook in node.hooks:
-                    replaced = hook(g)
-                    if replaced is not None:
-                        g = _checked_hook_result(hook, replaced, g)
-                        handed_out.add(id(g.data))  # the hook's caller may keep it
-            if node.retained is not None:
-                t = node.retained()
-                if t is not None:
-                    # a copy: g may be passed on unchanged and end up in another .grad
-                    t.grad = _own_copy(g, create_graph) if t.grad is None else t.grad + g
+            if node.hooks or node.retained is not None:
+                g = _observe(node, g, handed_out, create_graph)
             if capture and node in capture:
                 captured[node] = g
             if node.saved:
@@ -168,6 +159,23 @@ def run_backward(
     for leaf, g in leaf_grads.values():
         _accumulate(leaf, g, handed_out, create_graph)
     return None
+
+
+def _observe(node: Node, g: Any, handed_out: set[int], create_graph: bool) -> Any:
+    """Run the hooks on a node's output cotangent (a returned tensor replaces it) and fill
+    the ``.grad`` of its output if that called ``retain_grad``."""
+    if node.hooks:
+        for hook in node.hooks:
+            replaced = hook(g)
+            if replaced is not None:
+                g = _checked_hook_result(hook, replaced, g)
+                handed_out.add(id(g.data))  # the hook's caller may keep it
+    if node.retained is not None:
+        t = node.retained()
+        if t is not None:
+            # a copy: g may be passed on unchanged and end up in another .grad
+            t.grad = _own_copy(g, create_graph) if t.grad is None else t.grad + g
+    return g
 
 
 def _chain_rule(
