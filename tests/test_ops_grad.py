@@ -153,3 +153,29 @@ def test_gradgradcheck_catches_a_wrong_second_derivative(monkeypatch: pytest.Mon
     x = cr.tensor(np.array([0.3, -1.2]), requires_grad=True)
     assert cr.autograd.gradcheck(lambda t: t.tanh(), (x,))
     assert not cr.autograd.gradgradcheck(lambda t: t.tanh(), (x,), raise_exception=False)
+
+
+def test_every_primitive_is_reached_by_the_op_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new primitive without a table entry would get none of the checks above: the table's
+    forward passes and (recorded) backward passes must run every primitive of every family."""
+    from chainrule.ops import _primitive, conv, elementwise, linalg, loss, nn, pool, reduce, shape
+
+    seen: set[str] = set()
+    eager = _primitive.eager
+
+    def recording(prim, args, params):  # type: ignore[no-untyped-def]
+        seen.add(prim.name)
+        return eager(prim, args, params)
+
+    monkeypatch.setattr(_primitive, "eager", recording)
+    for info, xs in iter_samples(OPS):
+        outs = as_tuple(info.op(*xs))
+        if info.grad:
+            dx = [x for x, d in zip(xs, info.diff_mask(xs)) if d]
+            ones = [cr.ones_like(o) for o in outs]
+            cr.autograd.grad(list(outs), dx, ones, create_graph=True, allow_unused=True)
+    families = (shape, elementwise, reduce, linalg, nn, conv, pool, loss)
+    every = {
+        v.name for m in families for v in vars(m).values() if isinstance(v, _primitive.Primitive)
+    }
+    assert every - seen == set()
