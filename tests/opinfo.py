@@ -7,9 +7,13 @@ which inputs are differentiable, the tolerances, and the references: a NumPy fun
 (``ref``, on arrays) and a PyTorch one (``torch_fn``, on torch tensors; ``None`` means the
 op itself, written in Tensor-method style, runs on torch tensors as is).
 
-Adding an op means adding one entry here: ``test_ops_grad`` (gradcheck, gradgradcheck, the
-VJP dot-product identity, no mutation, no aliasing), ``test_ops_torch`` (forward, backward
-and double backward against PyTorch) pick it up.
+Adding an op means its family file (``chainrule.ops.*``) plus one entry here:
+``test_ops_grad`` (gradcheck, gradgradcheck, the VJP dot-product identity, no mutation, no
+aliasing, and gradcheck again with non-leaf inputs under every requires-grad pattern, which
+tests what each node saves), ``test_func_ops`` (JVP, second order in both modes,
+jacfwd == jacrev without the batching loop) and ``test_ops_torch`` (forward, backward and
+double backward against PyTorch) pick it up; ``test_every_primitive_is_reached_by_the_op_table``
+fails for a primitive that no entry reaches.
 
 Hook for further checks over the same table (the forward-mode JVP tests, once
 ``chainrule.func.jvp`` exists): ``iter_samples()`` yields ``(info, inputs)`` for every entry
