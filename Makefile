@@ -41,6 +41,7 @@ bench: $(VENV)/.bench
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/lint-imports  # the layers in pyproject.toml: no import circles, no upward imports
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format src tests benchmarks examples

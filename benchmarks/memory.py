@@ -1,5 +1,7 @@
 """Peak memory of one step of a 32-layer MLP: inference vs training vs training with
-``chainrule.utils.checkpoint`` every 4 layers, and what checkpointing costs in time.
+``chainrule.utils.checkpoint`` every 4 layers, and what checkpointing costs in time; and a
+training step that multiplies every layer's output by a constant mask (a node saves only what
+a gradient needs: ``h * mask`` keeps the mask, not ``h``).
 
 Memory is measured with tracemalloc, which NumPy reports its array allocations to; the model's
 parameters exist before measuring starts, so the numbers are what the step itself allocates:
@@ -57,7 +59,22 @@ def step_fns(model: nn.Sequential, x: cr.Tensor, every: int) -> dict[str, Callab
             h = checkpoint(chunk, h)
         return h.sum()
 
-    return {"inference": inference, "training": forward_train, "checkpointed": forward_ckpt}
+    masks = [cr.tensor((cr.rand(*x.shape).numpy() > 0.5).astype(x.dtype) * 2.0) for _ in model]
+
+    def forward_masked() -> object:
+        # a constant operand in every layer (a fixed dropout mask): `h * mask` needs only the
+        # mask for h's gradient, so h is not kept for backward (as in PyTorch)
+        h = x
+        for block, mask in zip(model, masks):
+            h = block(h) * mask
+        return h.sum()
+
+    return {
+        "inference": inference,
+        "training": forward_train,
+        "checkpointed": forward_ckpt,
+        "const. masks": forward_masked,
+    }
 
 
 def measure(forward: Callable[[], object], model: nn.Module, train: bool) -> tuple[int, int]:

@@ -7,9 +7,13 @@ which inputs are differentiable, the tolerances, and the references: a NumPy fun
 (``ref``, on arrays) and a PyTorch one (``torch_fn``, on torch tensors; ``None`` means the
 op itself, written in Tensor-method style, runs on torch tensors as is).
 
-Adding an op means adding one entry here: ``test_ops_grad`` (gradcheck, gradgradcheck, the
-VJP dot-product identity, no mutation, no aliasing), ``test_ops_torch`` (forward, backward
-and double backward against PyTorch) pick it up.
+Adding an op means its family file (``chainrule.ops.*``) plus one entry here:
+``test_ops_grad`` (gradcheck, gradgradcheck, the VJP dot-product identity, no mutation, no
+aliasing, and gradcheck again with non-leaf inputs under every requires-grad pattern, which
+tests what each node saves), ``test_func_ops`` (JVP, second order in both modes,
+jacfwd == jacrev without the batching loop) and ``test_ops_torch`` (forward, backward and
+double backward against PyTorch) pick it up; ``test_every_primitive_is_reached_by_the_op_table``
+fails for a primitive that no entry reaches.
 
 Hook for further checks over the same table (the forward-mode JVP tests, once
 ``chainrule.func.jvp`` exists): ``iter_samples()`` yields ``(info, inputs)`` for every entry
@@ -404,6 +408,14 @@ _ELEMENTWISE = [
         torch_fn=lambda x: _t().nn.functional.softplus(x * 3, beta=2.0, threshold=5.0),
     ),
     _unary("erf", lambda x: x.erf(), torch_fn=lambda x: _t().erf(x)),
+    _unary(
+        "elu",
+        lambda x: cr.elu(x, 0.7),
+        lambda x: np.where(x > 0, x, 0.7 * np.expm1(x)),
+        nonzero,
+        torch_fn=lambda x: _t().nn.functional.elu(x, 0.7),
+    ),
+    _binary("logaddexp", lambda x, y: x.logaddexp(y), np.logaddexp),
     _unary("clamp", lambda x: x.clamp(-0.5, 0.5), lambda x: np.clip(x, -0.5, 0.5), grid_a),
     _unary("clamp_min", lambda x: x.clamp(min=0.1), lambda x: np.maximum(x, 0.1), grid_a),
     _unary("clamp_max", lambda x: x.clamp(max=-0.3), lambda x: np.minimum(x, -0.3), grid_a),
@@ -1105,12 +1117,116 @@ _MATMUL = [
 ]
 
 
+# --- the fused nn primitives: dense layer, convolution, pooling, cross-entropy -----------------
+# Each primitive gets an entry, also the backward primitives (conv2d's two gradients, the
+# pool's scatter, mm_tn, the cross-entropy VJP), so that they too get second order, forward
+# mode, forward-over-reverse and jacfwd == jacrev.
+
+
+def _ops(name: str) -> Any:
+    import importlib
+
+    return importlib.import_module(f"chainrule.ops.{name}")
+
+
+POOL_IN = (2, 3, 5, 4)  # (N, C, H, W) of the pooled input the fixed positions refer to
+POOL_INDEX = np.random.default_rng(5).integers(0, 20, (2, 3, 2, 2))  # positions in each plane
+CE_TARGET = np.array([1, 0, 3, 3, 2])
+
+
+def _t_scatter(g: Any) -> Any:
+    torch = _t()
+    out = torch.zeros((2, 3, 20), dtype=g.dtype)
+    return out.scatter_add(2, _tt(POOL_INDEX).reshape(2, 3, 4), g.reshape(2, 3, 4)).reshape(POOL_IN)
+
+
+def _t_ce_backward(g: Any, z: Any) -> Any:
+    torch = _t()
+    onehot = torch.nn.functional.one_hot(_tt(CE_TARGET), 4).to(z.dtype)
+    return (torch.softmax(z, 1) - onehot) * (g * 0.2)
+
+
+def _np_ce(z: np.ndarray) -> np.ndarray:
+    logp = z - _np_logsumexp(z, 1, True)
+    return -logp[np.arange(5), CE_TARGET].mean()
+
+
+_NN = [
+    OpInfo(
+        "linear",  # addmm
+        lambda x, w, b: cr.nn.functional.linear(x, w, b),
+        [((4, 3), (5, 3), (5,)), ((2, 4, 3), (5, 3), (5,))],
+        ref=lambda x, w, b: x @ w.T + b,
+        torch_fn=lambda x, w, b: _t().nn.functional.linear(x, w, b),
+    ),
+    OpInfo(
+        "linear_no_bias",
+        lambda x, w: cr.nn.functional.linear(x, w),
+        [((4, 3), (5, 3))],
+        ref=lambda x, w: x @ w.T,
+        torch_fn=lambda x, w: _t().nn.functional.linear(x, w),
+    ),
+    OpInfo(
+        "mm_tn",  # a^T b: the dense layer's weight gradient
+        lambda a, b: _ops("linalg").outer_mm_p(a, b),
+        [((4, 3), (4, 5))],
+        ref=lambda a, b: a.T @ b,
+        torch_fn=lambda a, b: a.T @ b,
+    ),
+    OpInfo(
+        "conv2d",  # convolution
+        lambda x, w: cr.nn.functional.conv2d(x, w, stride=2, padding=1),
+        [((2, 3, 6, 5), (4, 3, 3, 3))],
+        torch_fn=lambda x, w: _t().nn.functional.conv2d(x, w, stride=2, padding=1),
+    ),
+    OpInfo(
+        "conv2d_input_grad",
+        lambda g, w: _ops("conv").conv2d_input_grad(g, w, (2, 3, 6, 5), (2, 2), (1, 1)),
+        [((2, 4, 3, 3), (4, 3, 3, 3))],
+        torch_fn=lambda g, w: _t().nn.grad.conv2d_input((2, 3, 6, 5), w, g, 2, 1),
+    ),
+    OpInfo(
+        "conv2d_weight_grad",
+        lambda x, g: _ops("conv").conv2d_weight_grad(x, g, (4, 3, 3, 3), (2, 2), (1, 1)),
+        [((2, 3, 6, 5), (2, 4, 3, 3))],
+        torch_fn=lambda x, g: _t().nn.grad.conv2d_weight(x, (4, 3, 3, 3), g, 2, 1),
+    ),
+    OpInfo(
+        "max_pool2d",  # max_pool2d_with_indices
+        lambda x: cr.nn.functional.max_pool2d(x, 2, 2, 1),
+        [((2, 3, 5, 4),)],
+        (distinct,),
+        torch_fn=lambda x: _t().nn.functional.max_pool2d(x, 2, 2, 1),
+    ),
+    OpInfo(
+        "max_pool2d_backward",
+        lambda g: _ops("pool").pool_scatter(g, POOL_INDEX, POOL_IN, True),
+        [((2, 3, 2, 2),)],
+        torch_fn=_t_scatter,
+    ),
+    OpInfo(
+        "cross_entropy",  # nll_loss
+        lambda z: cr.nn.functional.cross_entropy(z, cr.tensor(CE_TARGET)),
+        [((5, 4),)],
+        ref=_np_ce,
+        torch_fn=lambda z: _t().nn.functional.cross_entropy(z, _tt(CE_TARGET)),
+    ),
+    OpInfo(
+        "cross_entropy_backward",  # nll_loss_backward
+        lambda g, z: _ops("loss").cross_entropy_backward(g, z, CE_TARGET, 0.2, 0.0, None, True),
+        [((), (5, 4))],
+        torch_fn=_t_ce_backward,
+    ),
+]
+
+
 OPS: list[OpInfo] = [
     *_ELEMENTWISE,
     *_reduction_entries(),
     *_no_grad_entries(),
     *_SHAPE,
     *_MATMUL,
+    *_NN,
 ]
 GRAD_OPS = [o for o in OPS if o.grad]
 BROADCASTING = [o for o in OPS if o.broadcasts]

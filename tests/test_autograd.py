@@ -687,3 +687,265 @@ def test_gradients_never_alias_the_callers_tensors() -> None:
     (w * 1).sum().backward()
     np.testing.assert_array_equal(keep.data, [5.0, 5.0])
     np.testing.assert_array_equal(w.grad.data, [10.0, 10.0])
+
+
+# --- a node saves only what a VJP that will run reads (issue 18) ----------------------------
+
+
+def _f64(values: object, requires_grad: bool = False) -> cr.Tensor:
+    return cr.tensor(np.asarray(values, dtype=np.float64), requires_grad=requires_grad)
+
+
+def test_row_written_from_another_row_gives_pytorchs_gradient() -> None:
+    x = _f64([[1.0], [2.0]], requires_grad=True)
+    y = x * 1.0
+    y[0] = y[1] * 2.0  # y[1] * 2.0 saves nothing of y[1]: the write to y is harmless
+    (y * _f64([[0.3], [-0.7]])).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [[0.0], [-0.1]])  # PyTorch's answer
+
+
+@pytest.mark.parametrize(
+    ("op", "dx"),
+    [
+        (lambda v, c: v * c, lambda c: c),
+        (lambda v, c: c * v, lambda c: c),
+        (lambda v, c: v / c, lambda c: 1.0 / c),
+        (lambda v, c: v @ c, lambda c: c),  # (1,) @ (1, 1)
+    ],
+)
+def test_write_through_a_view_after_an_op_with_a_constant(op: object, dx: object) -> None:
+    x = _f64([[1.0], [2.0]], requires_grad=True)
+    c = _f64([[3.0]])
+    y = x * 1.0
+    y[0] = op(y[1], c)  # type: ignore[operator]
+    (y * _f64([[0.3], [-0.7]])).sum().backward()
+    k = float(dx(c).data.ravel()[0])  # type: ignore[operator]
+    np.testing.assert_allclose(x.grad.data, [[0.0], [-0.7 + 0.3 * k]])
+
+
+def test_pow_with_a_constant_exponent_saves_the_base_and_is_refused_like_pytorch() -> None:
+    # d/dx x**c reads x: PyTorch saves it, so writing to it afterwards is refused
+    x = _f64([[1.0], [2.0]], requires_grad=True)
+    y = x * 1.0
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y[0] = y[1] ** 2.0
+        (y * _f64([[0.3], [-0.7]])).sum().backward()
+
+
+def test_constant_base_pow_saves_the_exponent_as_pytorch() -> None:
+    # d/dy c**y = c**y log c, except 0 where c == 0 and y >= 0 (PyTorch's rule): the exponent
+    # rule reads y, so y is saved and the later write through y is refused, as PyTorch does
+    x = _f64([[1.0], [2.0]], requires_grad=True)
+    y = x * 1.0
+    y[0] = _f64([[2.0]]) ** y[1]
+    with pytest.raises(RuntimeError, match="PowBackward1 saved its input 1"):
+        (y * _f64([[0.3], [-0.7]])).sum().backward()
+
+
+def test_both_operands_need_a_gradient_still_refused() -> None:
+    # x * y with both requiring grad saves both: an in-place change is caught as before
+    x = _f64([1.0, 2.0], requires_grad=True)
+    a = x * 1.0
+    b = x * 2.0
+    out = a * b
+    a.add_(1.0)
+    with pytest.raises(RuntimeError, match="MulBackward0 saved its input 0"):
+        out.sum().backward()
+
+
+def test_reading_an_unsaved_input_names_the_op(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chainrule.ops import elementwise as E
+
+    # a wrong declaration: sin's rule reads x, which is declared as not saved
+    monkeypatch.setattr(E.sin_p, "saves", ())
+    monkeypatch.setattr(E.sin_p, "saves_table", None)
+    monkeypatch.setattr(E.sin_p, "saves_mask", 0)
+    x = _f64([0.5, 1.0], requires_grad=True)
+    y = (x * 1.0).sin()
+    with pytest.raises(RuntimeError, match="sin's VJP read input 0, which sin does not save"):
+        y.sum().backward()
+
+
+def test_a_constant_operand_costs_no_saved_memory() -> None:
+    w = _f64(np.ones((50, 50)), requires_grad=True)
+    h = w * 1.0
+    big = _f64(np.ones((50, 50)))
+    out = big * h  # only big is read (by h's rule): h is kept as its shape
+    node = out.grad_fn
+    from chainrule.autograd.node import SavedMeta
+
+    assert isinstance(node.inputs[1], SavedMeta) and node.inputs[0] is big
+
+
+# --- grad mode, anomaly mode and transform levels are per thread (issue 14, item 1) ----------
+
+
+def _run_threads(work: object, n: int = 4) -> list[object]:
+    import threading
+
+    barrier = threading.Barrier(n)
+    results: list[object] = [None] * n
+
+    def run(k: int) -> None:
+        barrier.wait()
+        try:
+            results[k] = work(k)  # type: ignore[operator]
+        except BaseException as err:  # reported by the main thread
+            results[k] = err
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return results
+
+
+def test_backward_in_threads_gives_exact_gradients() -> None:
+    # 4 threads x 200 backward passes on independent graphs: backward turns recording off
+    # while its rules run; with one process-wide flag, the other threads' forward passes went
+    # unrecorded ("does not require grad") or got wrong gradients
+    def work(k: int) -> int:
+        rng = np.random.default_rng(k)
+        for _ in range(200):
+            a = rng.standard_normal((3, 4))
+            w = cr.tensor(a, requires_grad=True)
+            loss = ((w * w).sum(1) * cr.tensor(np.arange(3.0))).sum() + (w.exp() * 0.5).sum()
+            loss.backward()
+            expected = 2 * a * np.arange(3.0)[:, None] + 0.5 * np.exp(a)
+            np.testing.assert_array_equal(w.grad.data, expected)
+        return k
+
+    assert _run_threads(work) == [0, 1, 2, 3]
+
+
+def test_no_grad_in_one_thread_does_not_affect_the_others() -> None:
+    import threading
+
+    inside = threading.Event()
+    done = threading.Event()
+
+    def work(k: int) -> bool:
+        if k == 0:
+            with cr.no_grad():
+                inside.set()
+                done.wait(timeout=30)
+                return cr.is_grad_enabled()
+        inside.wait(timeout=30)
+        try:
+            ok = True
+            for _ in range(50):
+                x = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+                y = (x * x).sum()
+                ok = ok and cr.is_grad_enabled() and y.requires_grad
+                y.backward()
+                ok = ok and np.array_equal(x.grad.data, [2.0, 4.0])
+            return ok
+        finally:
+            if k == 3:
+                done.set()
+
+    assert _run_threads(work) == [False, True, True, True]
+    assert cr.is_grad_enabled()
+
+
+def test_anomaly_mode_and_transform_levels_are_per_thread() -> None:
+    import threading
+
+    from chainrule.autograd.grad_mode import STATE
+
+    seen: dict[str, object] = {}
+    entered = threading.Event()
+    release = threading.Event()
+
+    def other() -> None:
+        entered.wait(timeout=30)
+        seen["anomaly"] = cr.autograd.anomaly.is_anomaly_enabled()
+        seen["levels"] = STATE.levels
+        x = cr.tensor([1.0, 2.0], requires_grad=True)
+        seen["recorded"] = (x * 2).requires_grad
+        release.set()
+
+    t = threading.Thread(target=other)
+    t.start()
+
+    def f(x: cr.Tensor) -> cr.Tensor:
+        entered.set()
+        release.wait(timeout=30)
+        return (x * x).sum()
+
+    with cr.autograd.detect_anomaly():
+        g = cr.func.grad(f)(cr.tensor([1.0, 3.0], dtype=cr.float64))
+    t.join()
+    np.testing.assert_array_equal(g.data, [2.0, 6.0])
+    assert seen == {"anomaly": False, "levels": 0, "recorded": True}
+
+
+# --- a hook's replacement gradient is checked, naming the hook (issue 14, item 4) -----------
+
+
+def _wrong_shape(g: cr.Tensor) -> cr.Tensor:
+    return cr.ones(3)
+
+
+def _wrong_dtype(g: cr.Tensor) -> cr.Tensor:
+    return g.double()
+
+
+def _not_a_tensor(g: cr.Tensor) -> object:
+    return [1.0, 2.0]
+
+
+@pytest.mark.parametrize("leaf", [True, False])
+@pytest.mark.parametrize(
+    ("hook", "error", "message"),
+    [
+        (_wrong_shape, RuntimeError, r"hook _wrong_shape changed the size of value"),
+        (_wrong_dtype, RuntimeError, r"hook _wrong_dtype changed the type of value"),
+        (_not_a_tensor, TypeError, r"hook _not_a_tensor returned a list"),
+    ],
+)
+def test_a_hook_returning_a_wrong_value_is_refused(
+    leaf: bool, hook: object, error: type, message: str
+) -> None:
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    target = x if leaf else x * 1.0
+    target.register_hook(hook)  # type: ignore[arg-type]
+    with pytest.raises(error, match=message):
+        (target * 2.0).sum().backward()
+    assert x.grad is None
+
+
+def test_a_hook_returning_a_right_value_still_replaces_the_gradient() -> None:
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: g * 10.0)
+    (x * 2.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [20.0, 20.0])
+    (gx,) = cr.autograd.grad((x * 3.0).sum(), x)
+    np.testing.assert_array_equal(gx.data, [30.0, 30.0])
+
+
+def test_transforms_in_threads_give_exact_gradients() -> None:
+    def work(k: int) -> int:
+        x = cr.tensor(np.arange(3.0) + k, dtype=cr.float64)
+        for _ in range(50):
+            g = cr.func.grad(lambda a: (a * a * a).sum())(x)
+            np.testing.assert_array_equal(g.data, 3 * x.data**2)
+            _, t = cr.func.jvp(lambda a: a.sin(), (x,), (cr.ones(3, dtype=cr.float64),))
+            np.testing.assert_array_equal(t.data, np.cos(x.data))
+        return k
+
+    assert _run_threads(work) == [0, 1, 2, 3]
+
+
+def test_unary_uses_is_parsed_the_same_with_spaces() -> None:
+    from chainrule.ops.elementwise import unary
+
+    for uses in ("out, x", "x,out", " x , out "):
+        prim = unary("probe", np.negative, lambda x, out: x, uses=uses)
+        assert prim.saves == (0,) and prim.saves_out
+    with pytest.raises(ValueError, match="expected 'x', 'out' or 'x, out'"):
+        unary("probe", np.negative, lambda x, out: x, uses="y")

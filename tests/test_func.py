@@ -241,3 +241,39 @@ def test_jacobians_of_pytree_outputs():
         np.testing.assert_allclose(J["double"].numpy(), 2 * np.eye(2))
         np.testing.assert_allclose(J["parts"][0].numpy(), [1.0, 1.0])
         np.testing.assert_allclose(J["parts"][1].numpy(), x.numpy()[::-1])
+
+
+def test_a_captured_tensor_written_inside_grad_does_not_stay_a_tracer():
+    # issue 11: `y` captured by f became a VJPTracer of a dead level for good
+    y = cr.zeros(3, dtype=cr.float64)
+
+    def f(x):
+        y[0] = x.sum()
+        return (y * y).sum()  # y is traced inside f: the gradient flows through it
+
+    x = f64(2)
+    np.testing.assert_allclose(func.grad(f)(x).numpy(), 2 * x.numpy().sum() * np.ones(2))
+    assert type(y) is cr.Tensor
+    assert "Tracer" not in repr(y) and "level" not in repr(y)
+    np.testing.assert_allclose(y.numpy(), [x.numpy().sum(), 0.0, 0.0])
+    assert not y.requires_grad and y.grad_fn is None
+    (y * 2).sum()  # usable as an ordinary tensor afterwards
+
+
+@pytest.mark.parametrize("transform", ["jvp", "jacrev", "jacfwd", "hvp"])
+def test_a_captured_tensor_never_leaks_a_tracer(transform):
+    y = cr.zeros(2, dtype=cr.float64)
+
+    def f(x):
+        y[1] = (x * x).sum()
+        return y * 1.0 + x.sum()
+
+    x = f64(2)
+    if transform == "jvp":
+        func.jvp(f, (x,), (cr.ones(2, dtype=cr.float64),))
+    elif transform == "hvp":
+        func.hvp(lambda a: f(a).sum(), (x,), (cr.ones(2, dtype=cr.float64),))
+    else:
+        getattr(func, transform)(f)(x)
+    assert type(y) is cr.Tensor
+    np.testing.assert_allclose(y.numpy()[1], (x.numpy() ** 2).sum())

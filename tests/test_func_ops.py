@@ -83,8 +83,26 @@ def test_second_order_forward_over_reverse(info: OpInfo) -> None:
             close(t, e, info, scale=10)
 
 
+@pytest.fixture
+def no_batch_loop(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Fail on the per-example Python loop of batching: every primitive that a stacked
+    tangent or cotangent reaches must have a batching rule (``prim.batch``)."""
+    from chainrule.func import batching
+    from chainrule.ops import shape
+
+    looped: list[str] = []
+
+    def refuse(level, prim, values, batched, params):
+        looped.append(prim.name)
+        raise AssertionError(f"batching fell back to the loop for {prim.name}")
+
+    monkeypatch.setattr(batching, "loop_batch", refuse)
+    monkeypatch.setattr(shape, "loop_batch", refuse)
+    return looped
+
+
 @pytest.mark.parametrize("info", GRAD_OPS, ids=str)
-def test_jacfwd_equals_jacrev(info: OpInfo) -> None:
+def test_jacfwd_equals_jacrev(info: OpInfo, no_batch_loop: list[str]) -> None:
     for fn, primals in detached_samples(info):
         if len(as_tuple(fn(*primals))) != 1:
             continue  # Jacobians of single-tensor outputs only
@@ -95,3 +113,20 @@ def test_jacfwd_equals_jacrev(info: OpInfo) -> None:
             out_shape = fn(*primals).shape
             assert a.shape == out_shape + p.shape == b.shape
             np.testing.assert_allclose(a.data, b.data, rtol=1e-10, atol=1e-12)
+
+
+def test_every_linear_primitive_has_a_batching_rule() -> None:
+    """Linear primitives are what stacked tangents and cotangents flow through."""
+    import chainrule.ops.api  # noqa: F401  (every family loaded)
+    from chainrule.ops import conv, elementwise, linalg, loss, nn, pool, reduce, shape
+    from chainrule.ops._primitive import Primitive
+
+    prims = [
+        v
+        for m in (shape, elementwise, reduce, linalg, nn, conv, pool, loss)
+        for v in vars(m).values()
+        if isinstance(v, Primitive)
+    ]
+    assert len(prims) > 40
+    missing = [p.name for p in prims if p.linear and p.batch is None]
+    assert not missing, missing

@@ -101,6 +101,35 @@ def test_no_mutation_and_no_aliasing(info: OpInfo) -> None:
                 assert not np.shares_memory(g.data, a)
 
 
+def _requires_grad_patterns(mask: list[bool]) -> list[list[bool]]:
+    """Every differentiable input together, then each one alone (the others constants)."""
+    alone = [[j == i for j in range(len(mask))] for i, d in enumerate(mask) if d]
+    return [mask, *alone] if len(alone) > 1 else [mask]
+
+
+@pytest.mark.parametrize("info", GRAD_OPS, ids=str)
+def test_gradcheck_with_non_leaf_inputs(info: OpInfo) -> None:
+    """The same samples fed as intermediates (``x * 1.0``), under every requires-grad
+    pattern, so that what a node saves is tested, not trusted: an input that a VJP reads but
+    the primitive does not save is replaced by its shape, and reading it raises a named error.
+    """
+    for xs in samples(info):
+        for pattern in _requires_grad_patterns(info.diff_mask(xs)):
+            leaves = [
+                cr.tensor(x.data.copy(), requires_grad=True) if d else x.detach()
+                for x, d in zip(xs, pattern)
+            ]
+
+            def fn(*ls: cr.Tensor) -> object:
+                return info.op(*[t * 1.0 if t.requires_grad else t for t in ls])
+
+            assert cr.autograd.gradcheck(fn, leaves, eps=info.eps, atol=info.atol, rtol=info.rtol)
+            if pattern is not None and sum(pattern) == sum(info.diff_mask(xs)):
+                assert cr.autograd.gradgradcheck(
+                    fn, leaves, eps=info.eps, atol=info.atol, rtol=info.rtol
+                )
+
+
 # --- the checkers themselves ----------------------------------------------------------------
 
 
@@ -124,3 +153,29 @@ def test_gradgradcheck_catches_a_wrong_second_derivative(monkeypatch: pytest.Mon
     x = cr.tensor(np.array([0.3, -1.2]), requires_grad=True)
     assert cr.autograd.gradcheck(lambda t: t.tanh(), (x,))
     assert not cr.autograd.gradgradcheck(lambda t: t.tanh(), (x,), raise_exception=False)
+
+
+def test_every_primitive_is_reached_by_the_op_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new primitive without a table entry would get none of the checks above: the table's
+    forward passes and (recorded) backward passes must run every primitive of every family."""
+    from chainrule.ops import _primitive, conv, elementwise, linalg, loss, nn, pool, reduce, shape
+
+    seen: set[str] = set()
+    eager = _primitive.eager
+
+    def recording(prim, args, params):  # type: ignore[no-untyped-def]
+        seen.add(prim.name)
+        return eager(prim, args, params)
+
+    monkeypatch.setattr(_primitive, "eager", recording)
+    for info, xs in iter_samples(OPS):
+        outs = as_tuple(info.op(*xs))
+        if info.grad:
+            dx = [x for x, d in zip(xs, info.diff_mask(xs)) if d]
+            ones = [cr.ones_like(o) for o in outs]
+            cr.autograd.grad(list(outs), dx, ones, create_graph=True, allow_unused=True)
+    families = (shape, elementwise, reduce, linalg, nn, conv, pool, loss)
+    every = {
+        v.name for m in families for v in vars(m).values() if isinstance(v, _primitive.Primitive)
+    }
+    assert every - seen == set()

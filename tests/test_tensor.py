@@ -423,3 +423,60 @@ def test_cat_and_stack_copy() -> None:
         assert not np.shares_memory(x.data, y.data)
         y.add_(1.0)
     assert x.tolist() == [1.0, 2.0]
+
+
+# --- recorded fill_/copy_/zero_ keep inf and NaN out (issue 11) -----------------------------
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda w: w.zero_(),
+        lambda w: w.fill_(0.0),
+        lambda w: w.fill_(cr.tensor(0.0, dtype=cr.float64)),
+        lambda w: w.copy_(cr.zeros(2, dtype=cr.float64)),
+    ],
+)
+def test_recorded_overwrite_of_inf_and_nan_gives_the_value(write: object) -> None:
+    # PyTorch: [0., 0.]; `s * 0 + value` gave [nan, 0.] (inf * 0 = nan)
+    a = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+    w = a * cr.tensor([np.inf, 1.0], dtype=cr.float64)
+    write(w)  # type: ignore[operator]
+    np.testing.assert_array_equal(w.data, [0.0, 0.0])
+    w = a * cr.tensor([np.nan, 1.0], dtype=cr.float64)
+    write(w)  # type: ignore[operator]
+    np.testing.assert_array_equal(w.data, [0.0, 0.0])
+    (w * 3.0).sum().backward()
+    # the old value gets a zero cotangent (mul's VJP then gives 0 * nan = nan, as in PyTorch)
+    assert a.grad.data[1] == 0.0
+
+
+def test_recorded_copy_from_a_tensor_that_requires_grad_keeps_its_gradient() -> None:
+    a = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+    b = cr.tensor([5.0], dtype=cr.float64, requires_grad=True)
+    w = a * 2.0
+    w.copy_(b)  # broadcast (1,) -> (2,)
+    np.testing.assert_array_equal(w.data, [5.0, 5.0])
+    (w * cr.tensor([2.0, 3.0], dtype=cr.float64)).sum().backward()
+    np.testing.assert_array_equal(b.grad.data, [5.0])
+    np.testing.assert_array_equal(a.grad.data, [0.0, 0.0])
+
+
+def test_recorded_normal_and_uniform_over_inf() -> None:
+    a = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+    for fill in (lambda w: w.normal_(), lambda w: w.uniform_(0.25, 0.5)):
+        w = a * cr.tensor([np.inf, np.nan], dtype=cr.float64)
+        fill(w)
+        assert np.isfinite(w.data).all()
+
+
+@pytest.mark.torch
+def test_recorded_zero_over_inf_against_torch() -> None:
+    torch = pytest.importorskip("torch")
+    ta = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    tw = ta * torch.tensor([float("inf"), 1.0], dtype=torch.float64)
+    tw.zero_()
+    a = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+    w = a * cr.tensor([np.inf, 1.0], dtype=cr.float64)
+    w.zero_()
+    np.testing.assert_array_equal(w.data, tw.detach().numpy())

@@ -8,6 +8,8 @@ tensor([[2., 4.]])
 """
 
 # The kit sits on top of the tensor engine, so it is imported after it.
+from chainrule.ops import api as _ops  # first: attaches the Tensor methods (isort: skip)
+
 from chainrule import autograd, data, func, nn, optim, utils, viz  # viz: no heavy imports
 from chainrule._backend import bool_, float16, float32, float64, int32, int64
 from chainrule._threads import get_num_threads, set_num_threads
@@ -31,65 +33,7 @@ from chainrule.creation import (
     zeros_like,
 )
 from chainrule.io import load, save
-from chainrule.ops.functions import (
-    abs,
-    add,
-    amax,
-    amin,
-    argmax,
-    argmin,
-    cat,
-    chunk,
-    clamp,
-    cos,
-    div,
-    eq,
-    erf,
-    exp,
-    expand,
-    flatten,
-    ge,
-    gelu,
-    gt,
-    le,
-    leaky_relu,
-    log,
-    log1p,
-    log_softmax,
-    logsumexp,
-    lt,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    mul,
-    ne,
-    neg,
-    permute,
-    pow,
-    relu,
-    reshape,
-    sigmoid,
-    silu,
-    sin,
-    softmax,
-    softplus,
-    split,
-    sqrt,
-    squeeze,
-    stack,
-    std,
-    sub,
-    sum,
-    take_along_dim,
-    tanh,
-    transpose,
-    unsqueeze,
-    var,
-    where,
-)
+from chainrule.ops.api import *  # noqa: F403  (the ops: generated from the family files)
 from chainrule.tensor import Tensor
 
 float = float32

@@ -37,7 +37,7 @@ class detect_anomaly:
 
 
 def set_detect_anomaly(mode: bool) -> None:
-    """Turn anomaly mode on or off globally."""
+    """Turn anomaly mode on or off for the calling thread (as grad mode, it is per thread)."""
     STATE.anomaly = bool(mode)
 
 

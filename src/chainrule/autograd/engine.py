@@ -6,9 +6,14 @@
    consumer comes earlier in the order; contributions from several consumers were summed
    (the lesson's ``+=``: a value used twice gets both gradients).
 3. For each input that needs a gradient, run the primitive's VJP rule, undo broadcasting with
-   ``sum_to_shape`` (once, here, for every broadcasting primitive), cast to the input's dtype,
-   and pass the result along the edge: to the producing node, or to a leaf.
+   ``sum_to_shape`` (once, here, for every broadcasting primitive), and pass the result along
+   the edge: to the producing node, or to a leaf. (Rules return their input's dtype: a cast
+   node's rule casts back, so the engine itself casts nothing.)
 4. Leaves accumulate into ``.grad`` (or are returned, for ``autograd.grad``).
+
+``run_backward`` is steps 1-2 and 4; ``_chain_rule`` is step 3 at one node. ``backward`` is
+``Tensor.backward`` (attached by ``chainrule.ops.api``); ``root_gradient`` checks the cotangent
+given for an output, for it and for ``autograd.grad``.
 
 Rules run with grad mode off unless ``create_graph`` is set; then they are recorded like any
 other ops, which is what makes gradients of gradients work.
@@ -18,11 +23,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from chainrule import _backend
 from chainrule._backend import xp
 from chainrule.autograd.grad_mode import STATE
 from chainrule.autograd.node import Node
-from chainrule.ops._primitive import wrap
-from chainrule.ops.shape import sum_to_shape
+from chainrule.ops._primitive import public
+from chainrule.ops.shape import sum_to_shape, to
+from chainrule.tensor import Tensor, wrap
 
 
 def toposort(roots: list[Node]) -> list[Node]:
@@ -54,13 +61,13 @@ def _freed_error(node: Node) -> RuntimeError:
     )
 
 
-def _version_error(node: Node, index: int, cell: list[int], version: int) -> RuntimeError:
+def _version_error(node: Node, index: int, cell: Any, version: int) -> RuntimeError:
     what = "its output" if index < 0 else f"its input {index}"
     shape = node.out_data.shape if index < 0 else node.inputs[index].shape
     return RuntimeError(
         f"one of the variables needed for gradient computation has been modified by an "
         f"in-place operation: {node.name()} saved {what} (a tensor of shape "
-        f"{tuple(shape)}) at version {version}, and it is now at version {cell[0]}. "
+        f"{tuple(shape)}) at version {version}, and it is now at version {cell.data}. "
         "Use the out-of-place op instead (x = x + 1 rather than x.add_(1)), or clone "
         "the tensor before changing it in place."
     )
@@ -125,51 +132,15 @@ def run_backward(
                 continue  # nothing flowed here (a symbolic zero)
             if node.freed:
                 raise _freed_error(node)  # before any hook or retained grad sees anything
-            if node.hooks:
-                for hook in node.hooks:
-                    replaced = hook(g)
-                    if replaced is not None:
-                        g = replaced
-                        handed_out.add(id(g.data))  # the hook's caller may keep it
-            if node.retained is not None:
-                t = node.retained()
-                if t is not None:
-                    # a copy: g may be passed on unchanged and end up in another .grad
-                    t.grad = _own_copy(g, create_graph) if t.grad is None else t.grad + g
+            if node.hooks or node.retained is not None:
+                g = _observe(node, g, handed_out, create_graph)
             if capture and node in capture:
                 captured[node] = g
             if node.saved:
                 for index, cell, version in node.saved:
-                    if cell[0] != version:
+                    if cell.data != version:
                         raise _version_error(node, index, cell, version)
-            prim = node.prim
-            args = node.inputs
-            params = node.params
-            out = node.out_tensor  # set by transforms: the output is a traced value
-            if out is None and prim.saves_out:
-                out = wrap(node.out_data)
-                if create_graph:
-                    out.grad_fn = node  # the output, as a graph value, for double backward
-                    out.requires_grad = True
-            vjps = prim.vjps
-            for i, edge in enumerate(node.edges):
-                if edge is None:
-                    continue
-                gx = vjps[i](g, out, *args, **params)
-                if gx is None:
-                    continue
-                if prim.broadcasts:  # undo broadcasting here, once, for every such primitive
-                    shape = args[i].shape
-                    if gx.shape != shape:
-                        gx = sum_to_shape(gx, shape)
-                if anomaly:
-                    _anomaly_check(node, i, gx)
-                # the lesson's +=: a value used twice gets the sum of both contributions
-                if type(edge) is Node:
-                    prev = grads.get(edge)
-                    grads[edge] = gx if prev is None else prev + gx
-                else:
-                    _send_leaf(leaf_grads, edge, gx)
+            _chain_rule(node, g, grads, leaf_grads, create_graph, anomaly)
             if not retain_graph:
                 node.release()
     finally:
@@ -188,6 +159,85 @@ def run_backward(
     for leaf, g in leaf_grads.values():
         _accumulate(leaf, g, handed_out, create_graph)
     return None
+
+
+def _observe(node: Node, g: Any, handed_out: set[int], create_graph: bool) -> Any:
+    """Run the hooks on a node's output cotangent (a returned tensor replaces it) and fill
+    the ``.grad`` of its output if that called ``retain_grad``."""
+    if node.hooks:
+        for hook in node.hooks:
+            replaced = hook(g)
+            if replaced is not None:
+                g = _checked_hook_result(hook, replaced, g)
+                handed_out.add(id(g.data))  # the hook's caller may keep it
+    if node.retained is not None:
+        t = node.retained()
+        if t is not None:
+            # a copy: g may be passed on unchanged and end up in another .grad
+            t.grad = _own_copy(g, create_graph) if t.grad is None else t.grad + g
+    return g
+
+
+def _chain_rule(
+    node: Node,
+    g: Any,
+    grads: dict[Node, Any],
+    leaf_grads: dict[int, list[Any]],
+    create_graph: bool,
+    anomaly: bool,
+) -> None:
+    """The chain rule at one node: each input's cotangent from ``g``, the output's, by the
+    primitive's VJP rules, passed along the input's edge (to its producer or its leaf)."""
+    prim = node.prim
+    args = node.inputs
+    params = node.params
+    out = node.out_tensor  # set by transforms: the output is a traced value
+    if out is None and node.out_data is not None:
+        out = wrap(node.out_data)
+        if create_graph:
+            out.grad_fn = node  # the output, as a graph value, for double backward
+            out.requires_grad = True
+    vjps = prim.vjps
+    for i, edge in enumerate(node.edges):
+        if edge is None:
+            continue
+        gx = vjps[i](g, out, *args, **params)
+        if gx is None:
+            continue
+        if prim.broadcasts:  # undo broadcasting here, once, for every such primitive
+            shape = args[i].shape
+            if gx.shape != shape:
+                gx = sum_to_shape(gx, shape)
+        if anomaly:
+            _anomaly_check(node, i, gx)
+        # the lesson's +=: a value used twice gets the sum of both contributions
+        if type(edge) is Node:
+            prev = grads.get(edge)
+            grads[edge] = gx if prev is None else prev + gx
+        else:
+            _send_leaf(leaf_grads, edge, gx)
+
+
+def _checked_hook_result(hook: Any, new: Any, g: Any) -> Any:
+    """A hook's replacement gradient must be a tensor of the gradient's shape and dtype (as
+    PyTorch checks): a wrong one would end up in ``.grad`` or in a rule."""
+    name = getattr(hook, "__qualname__", None) or repr(hook)
+    if not isinstance(new, Tensor):
+        raise TypeError(
+            f"hook {name} returned a {type(new).__name__}; a gradient hook must return None "
+            f"or a Tensor of shape {tuple(g.shape)} and dtype {g.dtype}"
+        )
+    if new.shape != g.shape:
+        raise RuntimeError(
+            f"hook {name} changed the size of value: it returned shape {tuple(new.shape)} "
+            f"for a gradient of shape {tuple(g.shape)}"
+        )
+    if new.dtype != g.dtype:
+        raise RuntimeError(
+            f"hook {name} changed the type of value: it returned dtype {new.dtype} for a "
+            f"gradient of dtype {g.dtype}"
+        )
+    return new
 
 
 def _send_leaf(leaf_grads: dict[int, list[Any]], leaf: Any, gx: Any) -> None:
@@ -209,7 +259,7 @@ def _leaf_hooks(leaf: Any, g: Any) -> Any:
         for hook in leaf._hooks:
             replaced = hook(g)
             if replaced is not None:
-                g = replaced
+                g = _checked_hook_result(hook, replaced, g)
     return g
 
 
@@ -232,3 +282,52 @@ def _accumulate(leaf: Any, g: Any, handed_out: set[int], create_graph: bool) -> 
         leaf.grad = leaf.grad + g  # out of place: the old grad may be part of a graph
     else:
         leaf.grad.data += g.data  # in place, as PyTorch accumulates
+
+
+@public(toplevel=False)
+def backward(
+    self: Tensor,
+    gradient: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> None:
+    """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf this depends on.
+
+    ``gradient`` is the cotangent of ``self`` (needed unless ``self`` has one element).
+    The graph's saved tensors are freed unless ``retain_graph`` (default: ``create_graph``).
+    """
+    root, g = root_gradient(self, gradient, "backward", None)
+    if retain_graph is None:
+        retain_graph = create_graph
+    run_backward([root], [g], retain_graph=retain_graph, create_graph=create_graph)
+
+
+def root_gradient(out: Tensor, gradient: Any, op: str, k: int | None) -> tuple[Any, Tensor]:
+    """Check the cotangent given for an output (``backward``'s ``gradient``, ``autograd.grad``'s
+    ``grad_outputs[k]``) and return ``(edge, cotangent)``: ones for a one-element output when
+    none is given, cast to the output's dtype. Written once for both entry points."""
+    what = "this tensor" if k is None else f"output {k}"
+    given = "gradient" if k is None else f"grad_outputs[{k}]"
+    if not out.requires_grad:
+        raise RuntimeError(
+            f"{op}: {what} does not require grad and has no grad_fn, so there is nothing to "
+            "differentiate. Create the inputs with requires_grad=True and do not compute it "
+            "under no_grad()."
+        )
+    if gradient is None:
+        if out.data.size != 1:
+            raise RuntimeError(
+                f"{op}: grad can be implicitly created only for scalar outputs, but {what} has "
+                f"shape {tuple(out.shape)}. Reduce it first (.sum(), .mean()) or pass "
+                f"{'gradient=' if k is None else 'grad_outputs'} of the same shape."
+            )
+        g = wrap(_backend.full(out.shape, 1, out.data.dtype))
+    else:
+        g = gradient if isinstance(gradient, Tensor) else Tensor(gradient)
+        if g.shape != out.shape:
+            raise RuntimeError(
+                f"{op}: {given} has shape {tuple(g.shape)} but {what} has shape "
+                f"{tuple(out.shape)}; they must match"
+            )
+        g = to(g, out.data.dtype)
+    return (out.grad_fn if out.grad_fn is not None else out), g

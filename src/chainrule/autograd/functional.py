@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chainrule._backend import xp
-
 
 def _as_list(x: Any) -> list[Any]:
     from chainrule.tensor import Tensor
@@ -44,7 +42,7 @@ def grad(
     >>> float(dx), float(d2x)
     (12.0, 12.0)
     """
-    from chainrule.autograd.engine import run_backward
+    from chainrule.autograd.engine import root_gradient, run_backward
     from chainrule.tensor import Tensor
 
     outs = _as_list(outputs)
@@ -60,27 +58,9 @@ def grad(
         )
     roots, root_grads = [], []
     for k, (out, g) in enumerate(zip(outs, gouts)):
-        if not out.requires_grad:
-            raise RuntimeError(
-                f"autograd.grad: output {k} does not require grad and has no grad_fn; it does "
-                "not depend on any tensor with requires_grad=True"
-            )
-        if g is None:
-            if out.numel() != 1:
-                raise RuntimeError(
-                    f"autograd.grad: output {k} has shape {tuple(out.shape)}; grad can be "
-                    "implicitly created only for scalar outputs. Pass grad_outputs."
-                )
-            g = Tensor(xp.ones(out.shape, dtype=out.dtype))
-        elif not isinstance(g, Tensor):
-            g = Tensor(g)
-        if g.shape != out.shape:
-            raise RuntimeError(
-                f"autograd.grad: grad_outputs[{k}] has shape {tuple(g.shape)} but output {k} "
-                f"has shape {tuple(out.shape)}"
-            )
-        roots.append(out.grad_fn if out.grad_fn is not None else out)
-        root_grads.append(g.to(out.dtype))
+        root, g = root_gradient(out, g, "autograd.grad", k)
+        roots.append(root)
+        root_grads.append(g)
     for k, t in enumerate(ins):
         if not t.requires_grad:
             raise RuntimeError(

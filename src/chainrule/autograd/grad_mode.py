@@ -1,25 +1,30 @@
 """Grad mode: whether new operations are recorded on the tape.
 
-The flag lives on one module-level object (``STATE``) that ``bind`` reads on every operation,
-so switching it costs one attribute write and reading it one attribute load.
+The flags live on one module-level object (``STATE``) that ``bind`` reads on every operation,
+so switching one costs one attribute write and reading it one attribute load. ``STATE`` is
+thread-local, as PyTorch's grad mode and anomaly mode are: ``backward`` (which turns recording
+off while rules run) or a ``no_grad`` block in one thread never changes what another thread
+records, and each thread has its own stack of transform levels. A new thread starts from the
+class defaults below (grad mode on, anomaly mode off, no levels).
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-F = TypeVar("F", bound=Callable[..., Any])
+Fn = TypeVar("Fn", bound=Callable[..., Any])
 
 
-class _State:
-    """Global switches read on the hot path of every op."""
+class _State(threading.local):
+    """Per-thread switches read on the hot path of every op (class attributes: the defaults
+    every thread starts from)."""
 
     grad_enabled: bool = True  # record operations on tensors that require grad
     anomaly: bool = False  # keep forward stacks and check backward results for NaN/inf
     levels: int = 0  # number of live function-transform levels (chainrule.func)
-    dispatch: Callable[..., Any] | None = None  # the transform dispatcher, set by chainrule.func
 
 
 STATE = _State()
@@ -35,7 +40,7 @@ class _GradModeContext:
     def __exit__(self, *exc: object) -> None:
         STATE.grad_enabled = self.prev
 
-    def __call__(self, fn: F) -> F:
+    def __call__(self, fn: Fn) -> Fn:
         mode = self.mode
 
         @functools.wraps(fn)
@@ -70,7 +75,7 @@ class set_grad_enabled(_GradModeContext):
     def __enter__(self) -> None:
         STATE.grad_enabled = self.mode  # self.prev was taken in __init__, before the switch
 
-    def __call__(self, fn: F) -> F:
+    def __call__(self, fn: Fn) -> Fn:
         # Used as a decorator, __init__ must not leave the mode switched (PyTorch undoes it).
         STATE.grad_enabled = self.prev
         return super().__call__(fn)

@@ -11,25 +11,74 @@ this node's gradient.
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from chainrule.ops._primitive import Primitive
-    from chainrule.tensor import Tensor
+# The bottom layer: no chainrule import at all. ``prim`` is a ``chainrule.ops._primitive.
+# Primitive`` and the inputs are Tensors, both defined above this module.
+
+
+class Version:
+    """A tensor's version counter, shared by every alias of its memory (views, ``detach``).
+
+    ``data`` counts in-place changes: a node records it for each value it saves, and backward
+    refuses to run a rule whose saved value changed since. ``history`` counts the *recorded*
+    in-place changes, the ones that give the tensor a new graph history: an alias made before
+    one still carries the old history, and using it in a recorded op is refused.
+    """
+
+    __slots__ = ("data", "history")
+
+    def __init__(self) -> None:
+        self.data = 0
+        self.history = 0
 
 
 class SavedMeta:
-    """Stand-in for a freed input that the rule only needs the shape and dtype of."""
+    """Stand-in for an input that no VJP which will run reads: its shape and dtype only.
 
-    __slots__ = ("dtype", "shape")
+    Reading anything else (its values, an arithmetic operator) means the primitive's ``saves``
+    declaration is wrong; that raises an error naming the op and the input, never a
+    ``TypeError`` from deep inside a rule.
+    """
 
-    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
+    __slots__ = ("dtype", "index", "prim", "shape")
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any, prim: Any = None, index: int = 0):
         self.shape = shape
         self.dtype = dtype
+        self.prim = prim
+        self.index = index
 
     @property
     def ndim(self) -> int:
         return len(self.shape)
+
+    def unsaved_error(self) -> RuntimeError:
+        name = getattr(self.prim, "name", "this op")
+        return RuntimeError(
+            f"{name}'s VJP read input {self.index}, which {name} does not save (only its "
+            f"shape {tuple(self.shape)} and dtype {self.dtype} are kept). Declare it in the "
+            "primitive's saves= for that input's rule."
+        )
+
+    def __getattr__(self, attr: str) -> Any:  # only reached for what a stand-in lacks
+        raise self.unsaved_error()
+
+
+def _refuse(self: SavedMeta, *args: Any, **kwargs: Any) -> Any:
+    raise self.unsaved_error()
+
+
+# Operators are looked up on the type, not through __getattr__: refuse them one by one.
+for _op in (
+    "add sub mul truediv pow matmul radd rsub rmul rtruediv rpow rmatmul neg abs lt le gt ge "
+    "and or xor invert getitem array iter len float int bool"
+).split():
+    setattr(SavedMeta, f"__{_op}__", _refuse)
+SavedMeta.__eq__ = _refuse  # type: ignore[method-assign, assignment]
+SavedMeta.__ne__ = _refuse  # type: ignore[method-assign, assignment]
+SavedMeta.__hash__ = object.__hash__  # type: ignore[method-assign, assignment]
+del _op
 
 
 class Node:
@@ -45,7 +94,7 @@ class Node:
     out_tensor: Any = None  # set by reverse-mode transforms: the traced output
     freed: bool = False  # True once release() dropped what the rule needs
 
-    def __init__(self, prim: Primitive, inputs: tuple, params: dict, out_data: Any) -> None:
+    def __init__(self, prim: Any, inputs: tuple, params: dict, out_data: Any) -> None:
         self.prim = prim
         self.inputs = inputs
         self.params = params
@@ -60,7 +109,7 @@ class Node:
         return f"<{self.name()}>"
 
     @property
-    def next_functions(self) -> tuple[tuple[Node | Tensor | None, int], ...]:
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
         """The producers of this node's inputs (PyTorch's name): nodes, leaves or ``None``."""
         return tuple((edge, 0) for edge in self.edges)
 
@@ -76,8 +125,7 @@ class Node:
         Rules of the others (add, sum, reshape...) only need shapes, kept as ``SavedMeta``,
         so a graph of such ops can be backpropagated again, as in PyTorch.
         """
-        prim = self.prim
-        if prim.saves or prim.saves_out:
+        if self.saved:
             self.inputs = None
             self.out_data = None
             self.freed = True

@@ -19,10 +19,10 @@ from chainrule.autograd.engine import run_backward
 from chainrule.autograd.grad_mode import STATE
 from chainrule.func.batching import BatchLevel
 from chainrule.func.forward import JVPLevel, JVPTracer
-from chainrule.func.levels import lower
+from chainrule.func.levels import lower, traced
 from chainrule.func.pytree import flatten, unflatten
 from chainrule.func.reverse import VJPLevel, VJPTracer
-from chainrule.ops import functions as F
+from chainrule.ops import shape as S
 from chainrule.tensor import Tensor, _wrap
 
 
@@ -85,6 +85,7 @@ def _is_position(n: Any) -> bool:
 
 def _strip(x: Any, level: Any) -> Any:
     """Lower the tracers of exited levels other than ``level`` (which just exited itself)."""
+    x = traced(x, level)
     while isinstance(x, Tensor) and x._level is not None and x._level is not level:
         if x._level.alive:
             break
@@ -157,7 +158,7 @@ def _sweep(level: VJPLevel, outs: list[Any], cotangents: list[Any], inputs: list
             # for the value f was given (see VJPTracer._leaf)
             inputs=list(inputs),
         )
-    return [F.zeros_like(t.primal) if r is None else r for r, t in zip(results, inputs)]
+    return [S.zeros_like(t.primal) if r is None else r for r, t in zip(results, inputs)]
 
 
 def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
@@ -333,7 +334,7 @@ def jvp(
         else:
             o = _to_tensor(o, "jvp")
             primal_out.append(o)
-            tangent_out.append(F.zeros_like(o))  # f's output does not depend on the primals
+            tangent_out.append(S.zeros_like(o))  # f's output does not depend on the primals
     result = (unflatten(o_spec, primal_out), unflatten(o_spec, tangent_out))
     return (*result, aux) if has_aux else result
 
@@ -366,7 +367,7 @@ def _unbatch(level: BatchLevel, r: Any, shape: tuple[int, ...]) -> Any:
     r = _strip(r, level)
     if isinstance(r, Tensor) and r._level is level:
         return r.primal
-    return F.expand(F.unsqueeze(r, 0), (level.size, *shape))
+    return S.expand(S.unsqueeze(r, 0), (level.size, *shape))
 
 
 def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
@@ -403,8 +404,8 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
                 if not p:  # an empty output: an empty Jacobian
                     jacs.append(_wrap(xp.zeros(out_shape + tuple(t.shape), t.dtype)))
                     continue
-                stacked = p[0] if len(p) == 1 else F.cat(p, 0)
-                jacs.append(F.reshape(stacked, out_shape + tuple(t.shape)))
+                stacked = p[0] if len(p) == 1 else S.cat(p, 0)
+                jacs.append(S.reshape(stacked, out_shape + tuple(t.shape)))
             per_arg = _regroup(jacs, inputs, specs)
             results.append(per_arg[0] if _is_position(argnums) else tuple(per_arg))
         return unflatten(o_spec, results)
@@ -460,10 +461,10 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
                 continue
             jacs = []
             for p, shape in zip(parts, shapes):
-                stacked = p[0] if len(p) == 1 else F.cat(p, 0)  # (k, *out_shape)
+                stacked = p[0] if len(p) == 1 else S.cat(p, 0)  # (k, *out_shape)
                 nd = len(shape)
-                moved = F.permute(stacked, (*range(1, nd + 1), 0)) if nd else stacked
-                jacs.append(F.reshape(moved, shape + in_shape).to(x.dtype))
+                moved = S.permute(stacked, (*range(1, nd + 1), 0)) if nd else stacked
+                jacs.append(S.to(S.reshape(moved, shape + in_shape), x.dtype))
             per_arg.append(jacs)
         leaves = [
             per_arg[0][j] if _is_position(argnums) else tuple(a[j] for a in per_arg)

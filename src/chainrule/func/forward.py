@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule.func.levels import Level, Tracer
-from chainrule.ops import functions as F
 from chainrule.ops._primitive import Primitive, bind
+from chainrule.ops.shape import expand, to, zeros_like
 
 
 class JVPTracer(Tracer):
@@ -24,7 +24,7 @@ class JVPTracer(Tracer):
         self.tangent = tangent
 
     def _become_constant(self, value: Any) -> None:
-        self.primal, self.tangent = value, F.zeros_like(value)
+        self.primal, self.tangent = value, zeros_like(value)
 
 
 class JVPLevel(Level):
@@ -41,8 +41,7 @@ class JVPLevel(Level):
             # J t of a linear map is the map applied to t; absent tangents are zeros
             if any(a._level is self for a in args):
                 tangents = tuple(
-                    a.tangent if a._level is self else F.zeros_like(p)
-                    for a, p in zip(args, primals)
+                    a.tangent if a._level is self else zeros_like(p) for a, p in zip(args, primals)
                 )
                 tangent = bind(prim, tangents, params)
         else:
@@ -55,9 +54,9 @@ class JVPLevel(Level):
                 part = rule(a.tangent, out, *primals, **params)
                 tangent = part if tangent is None else tangent + part
             if tangent is not None and tangent.shape != out.shape:
-                tangent = F.expand(tangent, out.shape)  # an input that was broadcast
+                tangent = expand(tangent, out.shape)  # an input that was broadcast
         if tangent is None:
             return out  # a symbolic zero tangent: out is a constant to this level
         if tangent.dtype != out.dtype:
-            tangent = tangent.to(out.dtype)
+            tangent = to(tangent, out.dtype)
         return JVPTracer(self, out, tangent)

@@ -7,7 +7,8 @@ with HIPS autograd's data-directed dispatch).
 
 Inside a transform, values are tracers: ``Tensor`` subclasses that carry ``_level`` and a
 ``primal`` (a Tensor, or a tracer of an older level) plus either a tangent (forward mode) or a
-graph node (reverse mode). ``bind`` sends an operation here when any level is live:
+graph node (reverse mode). ``bind`` sends an operation to ``dispatch``
+(``chainrule.ops._primitive``) when any level is live:
 
 1. tracers of levels that have exited are lowered to their primals (they are constants now:
    a tangent that leaks out of one ``jvp`` cannot perturb a sibling ``jvp``);
@@ -25,7 +26,7 @@ import itertools
 from typing import Any
 
 from chainrule.autograd.grad_mode import STATE
-from chainrule.ops._primitive import Primitive, eager, mark_view, stale_view_error
+from chainrule.ops._primitive import Primitive, lower
 from chainrule.tensor import Tensor
 
 _orders = itertools.count(1)
@@ -34,23 +35,55 @@ _orders = itertools.count(1)
 class Level:
     """One transform call. ``order`` grows monotonically: newer levels handle ops first."""
 
-    __slots__ = ("alive", "kind", "order")
+    __slots__ = ("adopted", "alive", "ghosts", "kind", "order")
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.order = next(_orders)
         self.alive = True
+        self.adopted: list[Tensor] | None = None  # plain tensors that took a traced value
+        # id(t) -> (t, t's tracer state at exit), for the transform's own output handling
+        self.ghosts: dict[int, tuple[Tensor, Tracer]] = {}
+
+    def adopt(self, t: Tensor, value: Tracer) -> None:
+        """Make the plain tensor ``t`` *be* the tracer ``value`` of this level until it exits
+        (``y[0] = x`` into a tensor ``y`` that is not traced). At exit ``t`` becomes its
+        primal again: a tracer must never outlive its level in a user's variable."""
+        t.__class__ = type(value)
+        t.__dict__.clear()
+        t.__dict__.update(value.__dict__)
+        if self.adopted is None:
+            self.adopted = []
+        self.adopted.append(t)
+
+    def _release_adopted(self) -> None:
+        for t in self.adopted or ():
+            if t._level is not self:
+                continue  # adopted again by a newer level, or changed since
+            # the transform may still read t as its output (jvp/vjp unwrap after the exit):
+            # it finds the traced state here (see ``traced``), the user's t is plain again
+            ghost = object.__new__(type(t))
+            ghost.__dict__.update(t.__dict__)
+            self.ghosts[id(t)] = (t, ghost)
+            value = lower(t.primal)
+            t.__class__ = type(value)
+            t.__dict__.clear()
+            t.__dict__.update(value.__dict__)
+            if value._level is not None:  # still traced by an outer, live level
+                value._level.adopt(t, value)
+        self.adopted = None
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
         raise NotImplementedError
 
     def __enter__(self) -> Level:
-        STATE.levels += 1
-        STATE.dispatch = dispatch
+        STATE.levels += 1  # bind now sends ops to dispatch (chainrule.ops._primitive)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.alive = False  # its tracers become constants from now on
+        if self.adopted is not None:
+            self._release_adopted()
         STATE.levels -= 1
 
     def __repr__(self) -> str:
@@ -91,36 +124,8 @@ class Tracer(Tensor):
         return f"{type(self).__name__}({self._level!r}, primal={self.primal!r})"
 
 
-def lower(x: Any) -> Any:
-    """Strip the tracers of exited levels: what is left is a constant to every live level."""
-    while x._level is not None and not x._level.alive:
-        x = x.primal
-    return x
-
-
-def dispatch(prim: Primitive, args: tuple, params: dict) -> Any:
-    """``bind`` inside transforms: the newest live level among the arguments handles ``prim``."""
-    top = None
-    stale = False
-    for a in args:
-        level = a._level
-        if level is not None:
-            if not level.alive:
-                stale = True
-            elif top is None or level.order > top.order:
-                top = level
-    if stale:
-        args = tuple(lower(a) for a in args)
-        top = None
-        for a in args:
-            if a._level is not None and (top is None or a._level.order > top.order):
-                top = a._level
-    if top is None:
-        return eager(prim, args, params)  # no tracers: an ordinary (taped) operation
-    for a in args:
-        if a._view_hist is not None and a._vc[1] != a._view_hist:
-            raise stale_view_error(a)
-    out = top.process(prim, args, params)
-    if prim.view and out._level is not None:
-        mark_view(args[0], out, prim, params)  # as eager views: stale aliases are refused
-    return out
+def traced(x: Any, level: Level) -> Any:
+    """``x`` as ``level`` traced it: an adopted tensor (see ``Level.adopt``) that became plain
+    again at the level's exit is looked up in the level's ghosts."""
+    entry = level.ghosts.get(id(x)) if level.ghosts else None
+    return entry[1] if entry is not None and entry[0] is x else x

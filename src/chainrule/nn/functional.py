@@ -1,10 +1,12 @@
 """``chainrule.nn.functional``: the stateless functions that layers are made of.
 
-Activations are the tensor ops themselves (``chainrule.ops.functions``). Losses, dropout,
-layer norm and embedding are compositions of ops, except ``cross_entropy`` with class-index
-targets, which is one fused primitive (``chainrule.ops.loss``: stable, and its VJP is
-``(softmax(z) - one_hot(y)) * g / N``). ``linear``, ``conv2d`` and ``max_pool2d`` bind the
-primitives of ``chainrule.ops.conv`` after checking shapes, so errors name what was passed.
+Activations are the tensor ops themselves: the ones their family files mark
+``@public(functional=True)`` are re-exported here (``chainrule.ops.api.FUNCTIONAL``). Losses,
+dropout, layer norm and embedding are compositions of ops, except ``cross_entropy`` with
+class-index targets, which is one fused primitive (``chainrule.ops.loss``: stable, and its VJP
+is ``(softmax(z) - one_hot(y)) * g / N``). ``linear``, ``conv2d`` and ``max_pool2d`` bind the
+primitives of ``chainrule.ops.linalg``, ``.conv`` and ``.pool`` after checking shapes, so errors
+name what was passed.
 
 >>> import chainrule as cr
 >>> import chainrule.nn.functional as F
@@ -21,46 +23,31 @@ from typing import Any
 
 from chainrule import _backend
 from chainrule._backend import xp
-from chainrule.ops import conv as C
-from chainrule.ops import functions as O
-from chainrule.ops.functions import (
-    gelu,
-    leaky_relu,
-    log_softmax,
-    relu,
-    sigmoid,
-    silu,
-    softmax,
-    softplus,
-    tanh,
-)
+from chainrule.ops import api as ops
+from chainrule.ops import conv, linalg, pool
+from chainrule.ops.api import FUNCTIONAL
 from chainrule.ops.loss import cross_entropy_rows
 from chainrule.tensor import Tensor
 
-__all__ = [
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-    "conv2d",
-    "cross_entropy",
-    "dropout",
-    "embedding",
-    "gelu",
-    "l1_loss",
-    "layer_norm",
-    "leaky_relu",
-    "linear",
-    "log_softmax",
-    "max_pool2d",
-    "mse_loss",
-    "nll_loss",
-    "one_hot",
-    "relu",
-    "sigmoid",
-    "silu",
-    "softmax",
-    "softplus",
-    "tanh",
-]
+globals().update(FUNCTIONAL)  # relu, sigmoid, softmax, ...: declared with their primitives
+__all__ = sorted(
+    [
+        *FUNCTIONAL,
+        "binary_cross_entropy",
+        "binary_cross_entropy_with_logits",
+        "conv2d",
+        "cross_entropy",
+        "dropout",
+        "embedding",
+        "l1_loss",
+        "layer_norm",
+        "linear",
+        "max_pool2d",
+        "mse_loss",
+        "nll_loss",
+        "one_hot",
+    ]
+)
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -71,7 +58,7 @@ def _tensor(x: Any) -> Tensor:
 
 def _float(x: Any) -> Tensor:
     x = _tensor(x)
-    return x if x.data.dtype.kind == "f" else O.to(x, _backend.default_float)
+    return x if x.data.dtype.kind == "f" else ops.to(x, _backend.default_float)
 
 
 def _check_reduction(reduction: str, op: str) -> None:
@@ -81,9 +68,9 @@ def _check_reduction(reduction: str, op: str) -> None:
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
-        return O.mean(loss)
+        return ops.mean(loss)
     if reduction == "sum":
-        return O.sum(loss)
+        return ops.sum(loss)
     return loss
 
 
@@ -125,12 +112,14 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
             )
     dtype = x.data.dtype
     if weight.data.dtype is dtype and (bias is None or bias.data.dtype is dtype):
-        return C.linear(x, weight, bias)  # the common case: one dtype throughout
+        return linalg.linear(x, weight, bias)  # the common case: one dtype throughout
     for t in (weight, bias):  # promote as matmul would (float32 with float64 -> float64)
         if t is not None and t.data.dtype != dtype:
             dtype = xp.promote_types(dtype, t.data.dtype)
-    args = [t if t is None or t.data.dtype == dtype else O.to(t, dtype) for t in (x, weight, bias)]
-    return C.linear(*args)
+    args = [
+        t if t is None or t.data.dtype == dtype else ops.to(t, dtype) for t in (x, weight, bias)
+    ]
+    return linalg.linear(*args)
 
 
 def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
@@ -170,9 +159,9 @@ def layer_norm(
             f"which has shape {tuple(x.shape)}"
         )
     dims = tuple(range(x.ndim - len(shape), x.ndim))
-    centered = x - O.mean(x, dims, keepdim=True)
-    var = O.mean(centered * centered, dims, keepdim=True)
-    out = centered / O.sqrt(var + eps)
+    centered = x - ops.mean(x, dims, keepdim=True)
+    var = ops.mean(centered * centered, dims, keepdim=True)
+    out = centered / ops.sqrt(var + eps)
     if weight is not None:
         out = out * weight
     if bias is not None:
@@ -200,7 +189,7 @@ def embedding(indices: Any, weight: Any, padding_idx: int | None = None) -> Tens
     out = weight[idx]
     if padding_idx is not None:  # those rows are constants: no gradient reaches the weight
         mask = Tensor(xp.expand_dims(idx == padding_idx % n, -1))
-        out = O.where(mask, Tensor(weight.data[idx]), out)
+        out = ops.where(mask, Tensor(weight.data[idx]), out)
     return out
 
 
@@ -230,7 +219,7 @@ def conv2d(
         )
     unbatched = x.ndim == 3
     if unbatched:
-        x = O.unsqueeze(x, 0)
+        x = ops.unsqueeze(x, 0)
     if x.ndim != 4:
         raise ValueError(
             f"conv2d: expected a 4-D input (N, C, H, W) or a 3-D one (C, H, W), got shape "
@@ -264,11 +253,11 @@ def conv2d(
         )
     if x.data.dtype != weight.data.dtype:
         dtype = xp.promote_types(x.data.dtype, weight.data.dtype)
-        x, weight = O.to(x, dtype), O.to(weight, dtype)
-    out = C.conv2d(x, weight, st, pad)
+        x, weight = ops.to(x, dtype), ops.to(weight, dtype)
+    out = conv.conv2d(x, weight, st, pad)
     if bias is not None:
-        out = out + O.reshape(bias, (1, o, 1, 1))
-    return O.squeeze(out, 0) if unbatched else out
+        out = out + ops.reshape(bias, (1, o, 1, 1))
+    return ops.squeeze(out, 0) if unbatched else out
 
 
 def max_pool2d(
@@ -292,7 +281,7 @@ def max_pool2d(
         )
     unbatched = x.ndim == 3
     if unbatched:
-        x = O.unsqueeze(x, 0)
+        x = ops.unsqueeze(x, 0)
     if x.ndim != 4:
         raise ValueError(
             f"max_pool2d: expected a 4-D input (N, C, H, W) or a 3-D one (C, H, W), got shape "
@@ -308,10 +297,10 @@ def max_pool2d(
             f"max_pool2d: kernel size {k} is larger than the padded input of shape "
             f"{tuple(x.shape)} with padding {pad}"
         )
-    index = C.max_pool2d_indices(x.data, k, st, pad)
+    index = pool.max_pool2d_indices(x.data, k, st, pad)
     overlap = st[0] < k[0] or st[1] < k[1]
-    out = C.pool_gather(x, index, x.shape, overlap)
-    return O.squeeze(out, 0) if unbatched else out
+    out = pool.pool_gather(x, index, x.shape, overlap)
+    return ops.squeeze(out, 0) if unbatched else out
 
 
 # --- losses ---------------------------------------------------------------------------------
@@ -335,11 +324,11 @@ def _class_rows(z: Tensor, target: Tensor, op: str) -> tuple[Tensor, Any, int]:
             )
         )
     if z.ndim == 1:
-        rows = O.reshape(z, (1, n_classes))
+        rows = ops.reshape(z, (1, n_classes))
     elif z.ndim == 2:
         rows = z
     else:  # (N, C, d1, ...) -> (N*d1*..., C)
-        rows = O.reshape(O.permute(z, (0, *range(2, z.ndim), 1)), (-1, n_classes))
+        rows = ops.reshape(ops.permute(z, (0, *range(2, z.ndim), 1)), (-1, n_classes))
     return rows, target.data.reshape(-1), n_classes
 
 
@@ -437,7 +426,7 @@ def cross_entropy(
     out = cross_entropy_rows(rows, y_safe, scale, label_smoothing, w, reduction != "none")
     if reduction == "mean" and not yr.size:
         out = out * math.nan  # the mean of no rows is 0/0, as PyTorch
-    return O.reshape(out, y.shape) if reduction == "none" else out
+    return ops.reshape(out, y.shape) if reduction == "none" else out
 
 
 def _cross_entropy_probs(
@@ -454,13 +443,13 @@ def _cross_entropy_probs(
     n_classes = z.shape[dim]
     if smoothing:
         p = p * (1.0 - smoothing) + smoothing / n_classes
-    terms = O.log_softmax(z, dim) * p
+    terms = ops.log_softmax(z, dim) * p
     w = _class_weight(weight, n_classes, "cross_entropy")
     if w is not None:
         shape = [1] * z.ndim
         shape[dim] = n_classes
         terms = terms * Tensor(w.reshape(shape).astype(z.data.dtype))
-    return _reduce(-O.sum(terms, dim), reduction)
+    return _reduce(-ops.sum(terms, dim), reduction)
 
 
 def nll_loss(
@@ -492,8 +481,8 @@ def nll_loss(
         coef = coef * w[y_safe]
     picked = rows[xp.arange(rows.shape[0]), y_safe] * Tensor(coef.astype(logp.data.dtype))
     if reduction == "mean" and not yr.size:
-        return O.sum(picked) * math.nan  # the mean of no rows is 0/0, as PyTorch
-    return O.reshape(picked, y.shape) if reduction == "none" else O.sum(picked)
+        return ops.sum(picked) * math.nan  # the mean of no rows is 0/0, as PyTorch
+    return ops.reshape(picked, y.shape) if reduction == "none" else ops.sum(picked)
 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -506,7 +495,7 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
 def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """|input - target|, averaged (or summed).   d/dinput = sign(input - target) / N."""
     _check_reduction(reduction, "l1_loss")
-    return _reduce(O.abs(_float(input) - target), reduction)
+    return _reduce(ops.abs(_float(input) - target), reduction)
 
 
 def binary_cross_entropy_with_logits(
@@ -517,7 +506,7 @@ def binary_cross_entropy_with_logits(
     pos_weight: Any = None,
 ) -> Tensor:
     """-[p y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))] for logits x, computed stably as
-    (1 - y) x + (1 + (p - 1) y) softplus(-x)  (p = ``pos_weight``, 1 by default).
+    (1 - y) x + (1 + (p - 1) y) ops.softplus(-x)  (p = ``pos_weight``, 1 by default).
 
     d/dx = sigmoid(x) - y  (for p = 1), finite for |x| = 1000.
     """
@@ -528,9 +517,9 @@ def binary_cross_entropy_with_logits(
             f"binary_cross_entropy_with_logits: target of shape {tuple(y.shape)} must have the "
             f"input's shape {tuple(x.shape)}"
         )
-    # softplus(-x) = log(1 + e^-x) = -log sigmoid(x); an infinite threshold keeps it smooth
+    # ops.softplus(-x) = log(1 + e^-x) = -log sigmoid(x); an infinite threshold keeps it smooth
     log_weight = 1.0 if pos_weight is None else 1.0 + (pos_weight - 1.0) * y
-    loss = (1.0 - y) * x + log_weight * softplus(-x, threshold=math.inf)
+    loss = (1.0 - y) * x + log_weight * ops.softplus(-x, threshold=math.inf)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -567,12 +556,12 @@ def binary_cross_entropy(
         p0 = Tensor(pd)
         at_edge = -(y * c1 + (1.0 - y) * c2) + (p - p0) * ((p0 - y) / eps)
         mask = Tensor(edge)
-        p = O.where(mask, 0.5, p)
-    log_p = O.clamp(O.log(p), min=-100.0)
-    log_1mp = O.clamp(O.log(1.0 - p), min=-100.0)
+        p = ops.where(mask, 0.5, p)
+    log_p = ops.clamp(ops.log(p), min=-100.0)
+    log_1mp = ops.clamp(ops.log(1.0 - p), min=-100.0)
     loss = -(y * log_p + (1.0 - y) * log_1mp)
     if edge.any():
-        loss = O.where(mask, at_edge, loss)
+        loss = ops.where(mask, at_edge, loss)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)

@@ -16,7 +16,7 @@ from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
-from chainrule.ops import functions as O
+from chainrule.ops import api as ops
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -415,7 +415,7 @@ class Flatten(Module):
         self.end_dim = end_dim
 
     def forward(self, x: Any) -> Tensor:
-        return O.flatten(x, self.start_dim, self.end_dim)
+        return ops.flatten(x, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

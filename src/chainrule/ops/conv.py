@@ -1,4 +1,4 @@
-"""Convolution, max-pooling and dense-layer primitives, with their VJPs and JVPs side by side.
+"""Convolution primitives, with their VJPs and JVPs side by side.
 
 conv2d is bilinear in (x, w). Its two VJPs are themselves bilinear maps, so they are
 primitives too, and the three close under differentiation (each one's VJP is one of the
@@ -11,50 +11,18 @@ others), which is what makes second order work:
 All three use im2col: a strided *view* of every receptive field (NumPy stride tricks, no
 copy), one copy into a (positions, kh*kw*C) matrix, and one big matmul on BLAS.
 
-max_pool2d gathers each window's maximum. The argmax positions are found once, in the public
-wrapper (like ``max(x, dim)``), and passed to two linear primitives: a gather (the pool) and
-its adjoint, a scatter (its VJP). The positions are piecewise constant in x, so x's
-derivative through them is zero, as in PyTorch.
-
-``linear(x, w, b) = x @ w.T + b`` is the dense layer fused into one node (PyTorch's addmm):
-d/dx = g @ w, d/dw = g^T x, d/db = sum(g) over the batch.
+Max-pooling lives in ``pool.py``, the dense layer in ``linalg.py``.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from chainrule._backend import xp
-from chainrule.ops import functions as F  # rules use the public ops (cycle: resolved at call)
-from chainrule.ops import reduce as R
-from chainrule.ops import shape as S
 from chainrule.ops._primitive import Primitive, bind
-from chainrule.ops.linalg import _mm
+from chainrule.ops.shape import loop_batch, permute_to, reshape_to
 
 _as_strided = xp.lib.stride_tricks.as_strided
-
-
-def _pad(x: Any, ph: int, pw: int, value: float = 0.0) -> Any:
-    """``x`` (N, C, H, W) with ``ph`` rows and ``pw`` columns of ``value`` on each side."""
-    if not (ph or pw):
-        return x
-    n, c, h, w = x.shape
-    out = xp.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
-    out[:, :, ph : ph + h, pw : pw + w] = x
-    return out
-
-
-def _windows(x: Any, kh: int, kw: int, stride: tuple[int, int]) -> Any:
-    """Every (kh, kw) receptive field of the (already padded) NCHW ``x``: a read-only view of
-    shape (N, C, Ho, Wo, kh, kw) (used by max-pooling)."""
-    n, c, h, w = x.shape
-    sh, sw = stride
-    ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
-    s_n, s_c, s_h, s_w = x.strides
-    return _as_strided(
-        x, (n, c, ho, wo, kh, kw), (s_n, s_c, s_h * sh, s_w * sw, s_h, s_w), writeable=False
-    )
 
 
 def _im2col(x: Any, kh: int, kw: int, stride: tuple[int, int], padding: tuple[int, int]) -> Any:
@@ -116,19 +84,21 @@ def _conv2d_input_grad_impl(
     return xp.ascontiguousarray(gx[:, ph : ph + h, pw : pw + wd, :].transpose(0, 3, 1, 2))
 
 
-conv2d_p = Primitive("convolution", _conv2d_impl, saves=(0, 1))
-conv2d_input_grad_p = Primitive("conv2d_input_grad", _conv2d_input_grad_impl, saves=(0, 1))
-conv2d_weight_grad_p = Primitive("conv2d_weight_grad", _conv2d_weight_grad_impl, saves=(0, 1))
+# bilinear (multilinear=True: each JVP is the op with the tangent in that slot); each
+# input's VJP reads the other input only
+conv2d_p = Primitive("convolution", _conv2d_impl, multilinear=True, saves=((1,), (0,)))
+conv2d_input_grad_p = Primitive(
+    "conv2d_input_grad", _conv2d_input_grad_impl, multilinear=True, saves=((1,), (0,))
+)
+conv2d_weight_grad_p = Primitive(
+    "conv2d_weight_grad", _conv2d_weight_grad_impl, multilinear=True, saves=((1,), (0,))
+)
 
 # y = conv2d(x, w) is bilinear:  VJP  x: conv2d_input_grad(g, w),  w: conv2d_weight_grad(x, g)
-#                                JVP  conv2d(t, w) + conv2d(x, t_w)
+#                                JVP  conv2d(t, w) + conv2d(x, t_w)  (multilinear: generated)
 conv2d_p.defvjp(
     lambda g, out, x, w, stride, padding: conv2d_input_grad(g, w, x.shape, stride, padding),
     lambda g, out, x, w, stride, padding: conv2d_weight_grad(x, g, w.shape, stride, padding),
-)
-conv2d_p.defjvp(
-    lambda t, out, x, w, stride, padding: conv2d(t, w, stride, padding),
-    lambda t, out, x, w, stride, padding: conv2d(x, t, stride, padding),
 )
 # gx = conv2d_input_grad(g, w) is the adjoint of x -> conv2d(x, w): <h, gx> = <conv2d(h, w), g>,
 # so  VJP  g: conv2d(h, w),  w: conv2d_weight_grad(h, g)
@@ -138,14 +108,6 @@ conv2d_input_grad_p.defvjp(
         h, g, w.shape, stride, padding
     ),
 )
-conv2d_input_grad_p.defjvp(
-    lambda t, out, g, w, x_shape, stride, padding: conv2d_input_grad(
-        t, w, x_shape, stride, padding
-    ),
-    lambda t, out, g, w, x_shape, stride, padding: conv2d_input_grad(
-        g, t, x_shape, stride, padding
-    ),
-)
 # gw = conv2d_weight_grad(x, g): <H, gw> = <conv2d(x, H), g>,
 # so  VJP  x: conv2d_input_grad(g, H),  g: conv2d(x, H)
 conv2d_weight_grad_p.defvjp(
@@ -153,14 +115,6 @@ conv2d_weight_grad_p.defvjp(
         g, h, x.shape, stride, padding
     ),
     lambda h, out, x, g, w_shape, stride, padding: conv2d(x, h, stride, padding),
-)
-conv2d_weight_grad_p.defjvp(
-    lambda t, out, x, g, w_shape, stride, padding: conv2d_weight_grad(
-        t, g, w_shape, stride, padding
-    ),
-    lambda t, out, x, g, w_shape, stride, padding: conv2d_weight_grad(
-        x, t, w_shape, stride, padding
-    ),
 )
 
 
@@ -185,143 +139,77 @@ def conv2d_weight_grad(
     return bind(conv2d_weight_grad_p, (x, g), params)
 
 
-# --- the dense layer --------------------------------------------------------------------------
-# linear(x, w, b) = x @ w.T + b is composed from matmul, transpose and add elsewhere; fused here
-# it is one node instead of three, and keeps one activation per layer alive instead of two
-# (the composition's add holds the matmul's output until backward).
+# --- batching: a stack of inputs or weights folded into the batch or channel axis ------------
 
 
-def _linear_impl(x: Any, w: Any, *bias: Any) -> Any:
-    out = x @ w.T
-    if bias:
-        out += bias[0]  # a fresh array: add in place
-    return out
+def _fold(v: Any) -> Any:
+    """(B, N, ...) -> (B*N, ...)."""
+    return reshape_to(v, (v.shape[0] * v.shape[1], *v.shape[2:]))
 
 
-def _rows(a: Any, width: int) -> Any:
-    """``a`` as a matrix of ``width`` columns: leading (batch) dims merged into rows."""
-    return a if a.ndim == 2 else S.reshape(a, (math.prod(a.shape[:-1]), width))
+def _unfold(v: Any, b: int) -> Any:
+    """(B*N, ...) -> (B, N, ...)."""
+    return reshape_to(v, (b, v.shape[0] // b, *v.shape[1:]))
 
 
-def _linear_dw(g: Any, out: Any, x: Any, w: Any, *bias: Any) -> Any:
-    # d/dw = g^T x, summed over every leading (batch) dim
-    return bind(outer_mm_p, (_rows(g, w.shape[0]), _rows(x, w.shape[1])), {})
+def _channels(v: Any) -> Any:
+    """(B, N, C, ...) -> (N, B*C, ...): a stack as extra channels."""
+    moved = permute_to(v, (1, 0, *range(2, v.ndim)))
+    return reshape_to(moved, (moved.shape[0], moved.shape[1] * moved.shape[2], *moved.shape[3:]))
 
 
-# a^T @ b as one node (no transposed view to record): the weight gradient of a dense layer.
-# Bilinear:  d/da = b @ G^T,  d/db = a @ G  (G the cotangent of the (n, m) result).
-outer_mm_p = Primitive("mm_tn", lambda a, b: a.T @ b, saves=(0, 1))
-outer_mm_p.defvjp(lambda g, out, a, b: _mm(b, S.permute(g, (1, 0))), lambda g, out, a, b: _mm(a, g))
-outer_mm_p.defjvp(
-    lambda t, out, a, b: bind(outer_mm_p, (t, b), {}),
-    lambda t, out, a, b: bind(outer_mm_p, (a, t), {}),
-)
+def _unchannels(v: Any, b: int) -> Any:
+    """(N, B*C, ...) -> (B, N, C, ...)."""
+    split = reshape_to(v, (v.shape[0], b, v.shape[1] // b, *v.shape[2:]))
+    return permute_to(split, (1, 0, *range(2, split.ndim)))
 
 
-def _linear_db(g: Any, out: Any, x: Any, w: Any, b: Any) -> Any:
-    # d/db = g summed over every leading (batch) dim
-    return bind(R.sum_p, (_rows(g, b.shape[0]),), {"dim": (0,), "keepdim": False})
+def _conv_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    (x, w), (bx, bw) = values, batched
+    if bx and bw:
+        return loop_batch(level, prim, values, batched, params)
+    if bx:  # B stacks of images: one convolution over B*N images
+        return _unfold(bind(prim, (_fold(x), w), params), x.shape[0])
+    # B stacks of O filters: one convolution with B*O filters, (N, B*O, ...) -> (B, N, O, ...)
+    return _unchannels(bind(prim, (x, _fold(w)), params), w.shape[0])
 
 
-# (Rules use the internal shape primitives: their arguments are known to be valid.)
-linear_p = Primitive("addmm", _linear_impl, saves=(0, 1))
-linear_p.defvjp(
-    lambda g, out, x, w, *bias: _mm(g, w),  # d/dx = g @ w
-    _linear_dw,
-    _linear_db,
-)
-linear_p.defjvp(
-    lambda t, out, x, w, *bias: _mm(t, S.permute(w, (1, 0))),
-    lambda t, out, x, w, *bias: _mm(x, S.permute(t, (1, 0))),
-    lambda t, out, x, w, b: F.expand(t, (*x.shape[:-1], w.shape[0])),
-)
+def _conv_input_grad_batch(
+    level: Any, prim: Primitive, values: list, batched: list, params: dict
+):  # fmt: skip
+    (g, w), (bg, bw) = values, batched
+    if bg and bw:
+        return loop_batch(level, prim, values, batched, params)
+    x_shape = params["x_shape"]
+    if bg:
+        b = g.shape[0]
+        folded = {**params, "x_shape": (b * x_shape[0], *x_shape[1:])}
+        return _unfold(bind(prim, (_fold(g), w), folded), b)
+    # the gradient is computed per input channel: B weight stacks are B*C input channels
+    b = w.shape[0]
+    wide = {**params, "x_shape": (x_shape[0], b * x_shape[1], *x_shape[2:])}
+    o, c = w.shape[1], w.shape[2]
+    w_cols = reshape_to(permute_to(w, (1, 0, 2, 3, 4)), (o, b * c, *w.shape[3:]))  # (O, B*C, ..)
+    return _unchannels(bind(prim, (g, w_cols), wide), b)
 
 
-def linear(x: Any, w: Any, b: Any = None) -> Any:
-    """Bind ``linear_p`` (no checks; the public ``nn.functional.linear`` checks shapes)."""
-    return bind(linear_p, (x, w) if b is None else (x, w, b), {})
+def _conv_weight_grad_batch(
+    level: Any, prim: Primitive, values: list, batched: list, params: dict
+):  # fmt: skip
+    (x, g), (bx, bg) = values, batched
+    if bx and bg:
+        return loop_batch(level, prim, values, batched, params)
+    w_shape = params["w_shape"]
+    if bg:  # B stacks of output channels: B*O filters' gradients
+        b = g.shape[0]
+        wide = {**params, "w_shape": (b * w_shape[0], *w_shape[1:])}
+        return _unfold(bind(prim, (x, _channels(g)), wide), b)
+    # B stacks of input channels: (O, B*C, kh, kw) -> (B, O, C, kh, kw)
+    b = x.shape[0]
+    wide = {**params, "w_shape": (w_shape[0], b * w_shape[1], *w_shape[2:])}
+    return _unchannels(bind(prim, (_channels(x), g), wide), b)
 
 
-# --- max pooling ------------------------------------------------------------------------------
-
-
-def _gather_impl(x: Any, index: Any, in_shape: tuple[int, ...], overlap: bool) -> Any:
-    n, c = x.shape[:2]
-    flat = xp.take_along_axis(x.reshape(n, c, -1), index.reshape(n, c, -1), axis=2)
-    return flat.reshape(index.shape)
-
-
-def _scatter_impl(g: Any, index: Any, in_shape: tuple[int, ...], overlap: bool) -> Any:
-    n, c = in_shape[:2]
-    out = xp.zeros((n, c, in_shape[2] * in_shape[3]), dtype=g.dtype)
-    idx, vals = index.reshape(n, c, -1), g.reshape(n, c, -1)
-    if overlap:  # windows overlap: one input can be the max of several, so add, not write
-        xp.add.at(out, (xp.arange(n)[:, None, None], xp.arange(c)[None, :, None], idx), vals)
-    else:
-        xp.put_along_axis(out, idx, vals, axis=2)
-    return out.reshape(in_shape)
-
-
-# out = x gathered at the argmax of each window (linear in x for fixed positions);
-# VJP: g scattered back to those positions (ties went to the first max, as PyTorch).
-max_pool2d_p = Primitive("max_pool2d_with_indices", _gather_impl, linear=True)
-max_pool2d_p.defvjp(
-    lambda g, out, x, index, in_shape, overlap: pool_scatter(g, index, in_shape, overlap)
-)
-max_pool2d_p.defjvp(
-    lambda t, out, x, index, in_shape, overlap: pool_gather(t, index, in_shape, overlap)
-)
-# the scatter is linear in g; its adjoint is the gather again
-max_pool2d_backward_p = Primitive("max_pool2d_backward", _scatter_impl, linear=True)
-max_pool2d_backward_p.defvjp(
-    lambda h, out, g, index, in_shape, overlap: pool_gather(h, index, in_shape, overlap)
-)
-max_pool2d_backward_p.defjvp(
-    lambda t, out, g, index, in_shape, overlap: pool_scatter(t, index, in_shape, overlap)
-)
-
-
-def pool_gather(x: Any, index: Any, in_shape: tuple[int, ...], overlap: bool) -> Any:
-    params = {"index": index, "in_shape": tuple(in_shape), "overlap": overlap}
-    return bind(max_pool2d_p, (x,), params)
-
-
-def pool_scatter(g: Any, index: Any, in_shape: tuple[int, ...], overlap: bool) -> Any:
-    params = {"index": index, "in_shape": tuple(in_shape), "overlap": overlap}
-    return bind(max_pool2d_backward_p, (g,), params)
-
-
-def max_pool2d_indices(
-    x: Any, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]
-) -> Any:
-    """For each output position, the flat index (into an H*W plane of the unpadded ``x``
-    array) of its window's maximum: the first one on ties, and the first NaN, as PyTorch."""
-    kh, kw = kernel
-    (sh, sw), (ph, pw) = stride, padding
-    n, c, h, w = x.shape
-    xpad = _pad(x, ph, pw, -xp.inf)  # padding never wins the max (PyTorch pads with -inf)
-    ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
-    # One strided view per kernel tap (4 for 2x2): whole-array passes, instead of an argmax
-    # over a copied (..., kh*kw) array whose tiny last axis makes NumPy slow.
-    taps = [
-        xpad[:, :, i : i + sh * ho : sh, j : j + sw * wo : sw] for i in range(kh) for j in range(kw)
-    ]
-    best = taps[0].copy()
-    for v in taps[1:]:
-        xp.maximum(best, v, out=best)  # propagates NaN, as PyTorch's max-pool does
-    # one reduction tells whether any max is NaN (then NaN taps must count as hits)
-    nan = xp.isnan(best) if xp.isnan(xp.add.reduce(best, axis=None)) else None
-    arg = xp.zeros(best.shape, dtype=xp.int64)
-    hit = xp.empty(best.shape, dtype=bool)
-    for k in range(len(taps) - 1, -1, -1):  # backwards, so the first tap that hits wins
-        xp.equal(taps[k], best, out=hit)
-        if nan is not None:
-            hit |= xp.isnan(taps[k]) & nan
-        xp.putmask(arg, hit, k)
-    # window origin in the unpadded plane, plus the tap's offset
-    origin = (xp.arange(ho) * sh - ph)[:, None] * w + (xp.arange(wo) * sw - pw)
-    offsets = xp.array([i * w + j for i in range(kh) for j in range(kw)])
-    index = origin + offsets[arg]
-    if ph or pw:  # an all -inf window at the border could point into the padding: clip it
-        xp.clip(index, 0, h * w - 1, out=index)
-    return index
+conv2d_p.batch = _conv_batch
+conv2d_input_grad_p.batch = _conv_input_grad_batch
+conv2d_weight_grad_p.batch = _conv_weight_grad_batch

@@ -3,6 +3,11 @@
 Unary ops give their derivative once, as ``deriv(x, out)``; ``unary`` derives both rules from
 it (VJP ``g * d``, JVP ``t * d``). Binary ops broadcast: the engine sums each cotangent back to
 its input's shape, so the rules below never mention broadcasting.
+
+Each op is defined here once: primitive, forward, derivative, what it saves, its batching rule
+(only the ops that tangents and cotangents flow through have one) and, below the table, its
+public function with the signature and docstring users see. ``chainrule.ops.api`` publishes
+those as ``chainrule.<name>``, Tensor methods and ``nn.functional`` names.
 """
 
 from __future__ import annotations
@@ -10,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from chainrule import _backend
 from chainrule._backend import erf as _erf_impl
 from chainrule._backend import xp
-from chainrule.ops import functions as F  # rules use the public ops (cycle: resolved at call)
-from chainrule.ops._primitive import Primitive
+from chainrule.ops._primitive import Primitive, bind, public
+from chainrule.ops.shape import align, batch_rank, broadcast_batch, to
+from chainrule.tensor import Tensor, wrap
 
 
 def _silent(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -39,30 +46,56 @@ def unary(
     ``uses`` says what ``deriv(x, out)`` reads ("x", "out" or "x,out"), so that only that is
     saved for backward and version-checked.
     """
-    prim = Primitive(
-        name, impl, saves=(0,) if "x" in uses.split(",") else (), saves_out="out" in uses
-    )
+    reads = {part.strip() for part in uses.split(",")}
+    if not reads <= {"x", "out"}:
+        raise ValueError(f"unary {name}: uses={uses!r}; expected 'x', 'out' or 'x, out'")
+    prim = Primitive(name, impl, saves=(0,) if "x" in reads else (), saves_out="out" in reads)
     prim.defvjp(lambda g, out, x, **p: g * deriv(x, out, **p))
     prim.defjvp(lambda t, out, x, **p: t * deriv(x, out, **p))
     return prim
 
 
+def _scaled(deriv: Any) -> Callable[[Any, Any, Any, Any], Any]:
+    """``v * deriv(x, y, out)`` for a cotangent or tangent ``v``: the chain rule at a pointwise
+    op. A constant derivative costs no op (1: v itself, -1: -v)."""
+    if deriv == 1:
+        return lambda v, out, x, y: v
+    if deriv == -1:
+        return lambda v, out, x, y: -v
+    return lambda v, out, x, y: v * deriv(x, y, out)
+
+
+def binary(
+    name: str,
+    impl: Callable[..., Any],
+    dx: Any,
+    dy: Any,
+    *,
+    saves: Any = (),
+    saves_out: Any = False,
+    linear: bool = False,
+) -> Primitive:
+    """A broadcasting pointwise primitive from one derivative per input, ``dx(x, y, out)`` and
+    ``dy(x, y, out)`` (or the constants 1 and -1): VJP ``g * d``, JVP ``t * d`` for each input,
+    as ``unary`` does. ``saves`` states, per input, what its derivative reads."""
+    prim = Primitive(name, impl, broadcasts=True, linear=linear, saves=saves, saves_out=saves_out)
+    prim.defvjp(_scaled(dx), _scaled(dy))
+    if not linear:  # a linear op's JVP is the op applied to the tangents
+        prim.defjvp(_scaled(dx), _scaled(dy))
+    return prim
+
+
 # --- binary, broadcasting -------------------------------------------------------------------
 
-add_p = Primitive("add", xp.add, broadcasts=True, linear=True)
-add_p.defvjp(lambda g, out, x, y: g, lambda g, out, x, y: g)  # d/dx (x + y) = 1, d/dy = 1
-
-sub_p = Primitive("sub", xp.subtract, broadcasts=True, linear=True)
-sub_p.defvjp(lambda g, out, x, y: g, lambda g, out, x, y: -g)  # d/dx (x - y) = 1, d/dy = -1
-
-mul_p = Primitive("mul", xp.multiply, broadcasts=True, saves=(0, 1))
-mul_p.defvjp(lambda g, out, x, y: g * y, lambda g, out, x, y: g * x)  # d/dx = y, d/dy = x
-mul_p.defjvp(lambda t, out, x, y: t * y, lambda t, out, x, y: x * t)
+add_p = binary("add", xp.add, 1, 1, linear=True)  # d/dx (x + y) = 1, d/dy = 1
+sub_p = binary("sub", xp.subtract, 1, -1, linear=True)  # d/dx (x - y) = 1, d/dy = -1
+# d/dx (x * y) = y, d/dy = x: the rule for x reads y only, and the one for y reads x only
+mul_p = binary("mul", xp.multiply, lambda x, y, out: y, lambda x, y, out: x, saves=((1,), (0,)))
 
 # d/dx (x / y) = 1 / y;  d/dy (x / y) = -x / y**2. Written with x rather than out (= -out / y),
 # as PyTorch does, so that div saves no output: x.div_(y) followed by another in-place op on
 # x stays legal, as in PyTorch (a saved output would be the buffer that op overwrites).
-div_p = Primitive("div", _silent(xp.true_divide), broadcasts=True, saves=(0, 1))
+div_p = Primitive("div", _silent(xp.true_divide), broadcasts=True, saves=((1,), (0, 1)))
 # (x / y) / y rather than x / (y * y): y * y under- or overflows for |y| beyond 1e+-154.
 div_p.defvjp(lambda g, out, x, y: g / y, lambda g, out, x, y: -(g * (x / y / y)))
 div_p.defjvp(lambda t, out, x, y: t / y, lambda t, out, x, y: -(t * (x / y / y)))
@@ -71,18 +104,23 @@ div_p.defjvp(lambda t, out, x, y: t / y, lambda t, out, x, y: -(t * (x / y / y))
 def _pow_dx(x: Any, y: Any) -> Any:
     # d/dx x**y = y * x**(y-1); 0 where y == 0 (x**0 is constant), as PyTorch, even at x = 0
     # where the formula is 0 * inf. Replacing x by 1 there keeps nan out of higher orders too.
-    return y * F.where(y == 0, 1.0, x) ** (y - 1)
+    return y * where(y == 0, 1.0, x) ** (y - 1)
 
 
 def _pow_dy(out: Any, x: Any, y: Any) -> Any:
     # d/dy x**y = x**y * log(x). At x == 0 with y >= 0 PyTorch defines it as 0, not nan; with
     # y < 0 it keeps the formula, inf * log(0) = -inf.
-    return out * F.log(F.where((x == 0) & (y >= 0), 1.0, x))
+    return out * log(where((x == 0) & (y >= 0), 1.0, x))
 
 
-pow_p = Primitive("pow", _silent(xp.power), broadcasts=True, saves=(0, 1), saves_out=True)
-pow_p.defvjp(lambda g, out, x, y: g * _pow_dx(x, y), lambda g, out, x, y: g * _pow_dy(out, x, y))
-pow_p.defjvp(lambda t, out, x, y: t * _pow_dx(x, y), lambda t, out, x, y: t * _pow_dy(out, x, y))
+pow_p = binary(
+    "pow",
+    _silent(xp.power),
+    lambda x, y, out: _pow_dx(x, y),
+    lambda x, y, out: _pow_dy(out, x, y),
+    saves=((0, 1), (0, 1)),
+    saves_out=(False, True),
+)
 
 
 def _pow_scalar_dx(g: Any, x: Any, exponent: float) -> Any:
@@ -95,8 +133,8 @@ def _pow_scalar_dx(g: Any, x: Any, exponent: float) -> Any:
     if exponent == 2:
         return g * (x * 2.0)
     if exponent == 0.5:  # 1/(2 sqrt x), as PyTorch: -inf at x = -0.0 (sqrt(-0.0) = -0.0)
-        return g * (0.5 / F.sqrt(x))
-    return g * (F.pow(x, exponent - 1) * exponent)
+        return g * (0.5 / sqrt(x))
+    return g * (pow(x, exponent - 1) * exponent)
 
 
 pow_scalar_p = Primitive(  # x ** c for a Python number c: the common case, kept cheap
@@ -111,23 +149,22 @@ pow_scalar_p.defjvp(lambda t, out, x, exponent: _pow_scalar_dx(t, x, exponent))
 def _maximum_mask(x: Any, y: Any) -> Any:
     # d/dx max(x, y) = 1 where x > y, 1/2 on ties (PyTorch splits the gradient evenly), else
     # 0; where either is NaN (neither x < y nor x == y) both get 1, as in PyTorch
-    return F.where(x < y, 0.0, F.where(x == y, 0.5, 1.0)).to(x.dtype)
+    return where(x < y, 0.0, where(x == y, 0.5, 1.0)).to(x.dtype)
 
 
-maximum_p = Primitive("maximum", xp.maximum, broadcasts=True, saves=(0, 1))
-maximum_p.defvjp(
-    lambda g, out, x, y: g * _maximum_mask(x, y), lambda g, out, x, y: g * _maximum_mask(y, x)
+maximum_p = binary(
+    "maximum",
+    xp.maximum,
+    lambda x, y, out: _maximum_mask(x, y),
+    lambda x, y, out: _maximum_mask(y, x),
+    saves=(0, 1),
 )
-maximum_p.defjvp(
-    lambda t, out, x, y: t * _maximum_mask(x, y), lambda t, out, x, y: t * _maximum_mask(y, x)
-)
-
-minimum_p = Primitive("minimum", xp.minimum, broadcasts=True, saves=(0, 1))
-minimum_p.defvjp(
-    lambda g, out, x, y: g * _maximum_mask(y, x), lambda g, out, x, y: g * _maximum_mask(x, y)
-)
-minimum_p.defjvp(
-    lambda t, out, x, y: t * _maximum_mask(y, x), lambda t, out, x, y: t * _maximum_mask(x, y)
+minimum_p = binary(
+    "minimum",
+    xp.minimum,
+    lambda x, y, out: _maximum_mask(y, x),
+    lambda x, y, out: _maximum_mask(x, y),
+    saves=(0, 1),
 )
 
 where_p = Primitive("where", xp.where, broadcasts=True, saves=(0,))
@@ -147,19 +184,16 @@ neg_p.defvjp(lambda g, out, x: -g)  # d/dx (-x) = -1
 clone_p = Primitive("clone", lambda x: x.copy(), linear=True)
 clone_p.defvjp(lambda g, out, x: g)  # d/dx copy(x) = 1
 
-cast_p = Primitive("to_copy", lambda x, dtype: x.astype(dtype), linear=True)
-cast_p.defvjp(lambda g, out, x, dtype: F.to(g, x.dtype))  # the cotangent goes back to x's dtype
-
 exp_p = unary("exp", _silent(xp.exp), lambda x, out: out, uses="out")  # d/dx e^x = e^x
 log_p = unary("log", _silent(xp.log), lambda x, out: 1.0 / x)  # d/dx log x = 1/x
 log1p_p = unary("log1p", _silent(xp.log1p), lambda x, out: 1.0 / (x + 1.0))  # 1/(1+x)
 sqrt_p = unary("sqrt", _silent(xp.sqrt), lambda x, out: 0.5 / out, uses="out")  # 1/(2 sqrt x)
-sin_p = unary("sin", xp.sin, lambda x, out: F.cos(x))  # d/dx sin x = cos x
-cos_p = unary("cos", xp.cos, lambda x, out: -F.sin(x))  # d/dx cos x = -sin x
+sin_p = unary("sin", xp.sin, lambda x, out: cos(x))  # d/dx sin x = cos x
+cos_p = unary("cos", xp.cos, lambda x, out: -sin(x))  # d/dx cos x = -sin x
 tanh_p = unary("tanh", xp.tanh, lambda x, out: 1.0 - out * out, uses="out")  # 1 - tanh(x)**2
-abs_p = unary("abs", xp.abs, lambda x, out: F.sign(x))  # d/dx |x| = sign(x), 0 at 0 as PyTorch
+abs_p = unary("abs", xp.abs, lambda x, out: sign(x))  # d/dx |x| = sign(x), 0 at 0 as PyTorch
 erf_p = unary(  # d/dx erf(x) = 2/sqrt(pi) * exp(-x**2)
-    "erf", _erf_impl, lambda x, out: 1.1283791670955126 * F.exp(-(x * x))
+    "erf", _erf_impl, lambda x, out: 1.1283791670955126 * exp(-(x * x))
 )
 
 
@@ -185,18 +219,30 @@ def _softplus_impl(x: Any, beta: float, threshold: float) -> Any:
 softplus_p = unary(  # d/dx softplus(x) = sigmoid(beta x) (1 above the threshold)
     "softplus",
     _softplus_impl,
-    lambda x, out, beta, threshold: F.where(x * beta > threshold, 1.0, F.sigmoid(x * beta)),
+    lambda x, out, beta, threshold: where(x * beta > threshold, 1.0, sigmoid(x * beta)),
 )
 
 mask_p = Primitive("mask", lambda g, mask: g * mask, linear=True)
 # g where mask else 0, for a fixed boolean mask (a kink's side, a condition): linear in g, so
 # its VJP and JVP are the same masking. One op where ``where(mask, g, 0.0)`` costs three.
-mask_p.defvjp(lambda g, out, x, mask: F.E.mask(g, mask))
+mask_p.defvjp(lambda g, out, x, mask: mask_fn(g, mask))
 
 
 def mask(g: Any, mask: Any) -> Any:
     """``g`` where the boolean array ``mask`` holds, else 0."""
     return mask_p(g, mask=mask)
+
+
+mask_fn = mask  # (inside rules whose parameter is also called mask)
+
+
+def _mask_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    # the mask (a parameter) broadcasts like an operand: align g's dims with it too
+    rank = max(batch_rank(values[0], batched[0]), params["mask"].ndim)
+    return bind(prim, tuple(align(values, batched, rank)), params)
+
+
+mask_p.batch = _mask_batch
 
 
 relu_p = Primitive("relu", lambda x: xp.maximum(x, 0).astype(x.dtype, copy=False), saves=(0,))
@@ -211,8 +257,8 @@ leaky_relu_p = Primitive(
     saves=(0,),
 )
 # d/dx leaky_relu(x) = 1 if x > 0 else slope (slope at the kink, as PyTorch)
-leaky_relu_p.defvjp(lambda g, out, x, slope: F.where(x > 0, g, g * slope))
-leaky_relu_p.defjvp(lambda t, out, x, slope: F.where(x > 0, t, t * slope))
+leaky_relu_p.defvjp(lambda g, out, x, slope: where(x > 0, g, g * slope))
+leaky_relu_p.defjvp(lambda t, out, x, slope: where(x > 0, t, t * slope))
 
 clamp_p = Primitive("clamp", lambda x, lo, hi: xp.clip(x, lo, hi), saves=(0,))
 
@@ -221,11 +267,364 @@ def _clamp_pass(x: Any, lo: float | None, hi: float | None) -> Any:
     # d/dx clamp(x, lo, hi) = 1 where lo <= x <= hi (bounds included, as PyTorch), else 0
     inside = None if lo is None else x >= lo
     if hi is not None:
-        inside = (x <= hi) if inside is None else F.logical_and(inside, x <= hi)
+        inside = (x <= hi) if inside is None else logical_and(inside, x <= hi)
     return inside
 
 
 clamp_p.defvjp(lambda g, out, x, lo, hi: mask(g, _clamp_pass(x, lo, hi).data))
 clamp_p.defjvp(lambda t, out, x, lo, hi: mask(t, _clamp_pass(x, lo, hi).data))
 
-# Public functions (operand conversion, promotion) live in chainrule.ops.functions.
+# Batching: only the ops that tangents and cotangents pass through (sums of tangents, g * d,
+# g / y, -g, where(c, g, ...), a cast of g) ever see a stacked value; the others are applied
+# to primals only, which are never batched.
+for _p in (add_p, sub_p, mul_p, div_p, where_p, neg_p, clone_p):
+    _p.batch = broadcast_batch
+
+
+# --- public functions: operand conversion, dtype promotion, checks ----------------------------
+
+
+def _scalar_operand(value: Any, like: Any) -> Any:
+    """A Python number used with a tensor takes the tensor's dtype (PyTorch's weak scalars);
+    a float meeting an integer tensor gives the default float dtype."""
+    dtype = like.data.dtype
+    if isinstance(value, float) and dtype.kind != "f":
+        dtype = _backend.default_float
+    elif isinstance(value, bool) and dtype.kind == "b":
+        pass
+    elif isinstance(value, int) and dtype.kind == "b":
+        dtype = _backend.int64
+    return wrap(xp.asarray(value, dtype=dtype))
+
+
+def _operand(value: Any, like: Any, op: str) -> Any:
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (int, float, bool)):
+        return _scalar_operand(value, like)
+    if isinstance(value, (xp.ndarray, xp.generic, list, tuple)):
+        return Tensor(value)
+    raise TypeError(
+        f"{op}: unsupported operand of type {type(value).__name__}; expected a Tensor, a "
+        "NumPy array or a Python number"
+    )
+
+
+def _binary_operands(x: Any, y: Any, op: str) -> tuple[Any, Any]:
+    if not isinstance(x, Tensor):
+        if not isinstance(y, Tensor):
+            y = Tensor(y)
+        x = _operand(x, y, op)
+    elif not isinstance(y, Tensor):
+        y = _operand(y, x, op)
+    dx, dy = x.data.dtype, y.data.dtype
+    if dx != dy:
+        target = _backend.result_dtype(x.data, y.data)
+        if dx != target:
+            x = to(x, target)
+        if dy != target:
+            y = to(y, target)
+    return x, y
+
+
+def _binary(prim: Any, x: Any, y: Any, op: str) -> Any:
+    # Fast path: two tensors of one dtype go straight to bind. Shape errors are reported by
+    # bind (it catches NumPy's broadcasting error and names the op and both shapes).
+    try:
+        same = x.data.dtype is y.data.dtype
+    except AttributeError:
+        same = False
+    if not same:
+        x, y = _binary_operands(x, y, op)
+    return bind(prim, (x, y), {})
+
+
+@public()
+def add(x: Any, y: Any, alpha: float = 1) -> Any:
+    """x + alpha * y, broadcasting.   d/dx = 1, d/dy = alpha."""
+    if alpha != 1:
+        y = mul(y, alpha)
+    try:  # the fast path of _binary, inlined for the most common ops
+        if x.data.dtype is y.data.dtype:
+            return bind(add_p, (x, y), {})
+    except AttributeError:
+        pass
+    return _binary(add_p, x, y, "add")
+
+
+@public()
+def sub(x: Any, y: Any, alpha: float = 1) -> Any:
+    """x - alpha * y, broadcasting.   d/dx = 1, d/dy = -alpha."""
+    if alpha != 1:
+        y = mul(y, alpha)
+    return _binary(sub_p, x, y, "sub")
+
+
+@public()
+def mul(x: Any, y: Any) -> Any:
+    """x * y, broadcasting.   d/dx = y, d/dy = x."""
+    try:
+        if x.data.dtype is y.data.dtype:
+            return bind(mul_p, (x, y), {})
+    except AttributeError:
+        pass
+    return _binary(mul_p, x, y, "mul")
+
+
+@public()
+def div(x: Any, y: Any) -> Any:
+    """x / y, broadcasting; integer inputs give floats.   d/dx = 1/y, d/dy = -x/y**2."""
+    try:
+        same = x.data.dtype is y.data.dtype and x.data.dtype.kind == "f"
+    except AttributeError:
+        same = False
+    if not same:
+        x, y = _binary_operands(x, y, "div")
+        if x.data.dtype.kind != "f":
+            x, y = to(x, _backend.default_float), to(y, _backend.default_float)
+    return bind(div_p, (x, y), {})
+
+
+@public()
+def pow(x: Any, y: Any) -> Any:
+    """x ** y, broadcasting.   d/dx = y * x**(y-1), d/dy = x**y * log(x)."""
+    if type(y) in (int, float) and isinstance(x, Tensor):
+        if isinstance(y, float) and x.data.dtype.kind != "f":
+            x = to(x, _backend.default_float)  # int tensor ** 0.5 is a float, as in PyTorch
+        return bind(pow_scalar_p, (x,), {"exponent": y})
+    return _binary(pow_p, x, y, "pow")
+
+
+@public()
+def maximum(x: Any, y: Any) -> Any:
+    """Elementwise max.   d/dx = 1 where x > y (1/2 on ties), else 0."""
+    return _binary(maximum_p, x, y, "maximum")
+
+
+@public()
+def minimum(x: Any, y: Any) -> Any:
+    """Elementwise min.   d/dx = 1 where x < y (1/2 on ties), else 0."""
+    return _binary(minimum_p, x, y, "minimum")
+
+
+@public(method=False)
+def where(condition: Any, x: Any, y: Any) -> Any:
+    """``x`` where ``condition`` else ``y``, broadcasting.   d/dx = condition, d/dy = not it."""
+    if not isinstance(condition, Tensor):
+        condition = Tensor(xp.asarray(condition, dtype=bool))
+    elif condition.data.dtype != _backend.bool_:
+        condition = Tensor(condition.data.astype(bool))
+    x, y = _binary_operands(x, y, "where")
+    return bind(where_p, (condition, x, y), {})
+
+
+def _float_input(x: Any, op: str) -> Any:
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    if x.data.dtype.kind != "f":
+        x = to(x, _backend.default_float)  # exp(int tensor) is float, as in PyTorch
+    return x
+
+
+def _unary(prim: Any, op: str, doc: str, functional: bool = False) -> Any:
+    def fn(x: Any) -> Any:
+        return bind(prim, (_float_input(x, op),), {})
+
+    fn.__name__, fn.__doc__ = op, doc
+    return public(functional=functional)(fn)
+
+
+exp = _unary(exp_p, "exp", "e**x.   d/dx exp(x) = exp(x).")
+
+
+log = _unary(log_p, "log", "Natural log (nan below 0, -inf at 0, as PyTorch).   d/dx log(x) = 1/x.")
+
+
+log1p = _unary(log1p_p, "log1p", "log(1 + x), accurate near 0.   d/dx log1p(x) = 1/(1 + x).")
+
+
+sqrt = _unary(sqrt_p, "sqrt", "Square root.   d/dx sqrt(x) = 1/(2*sqrt(x)).")
+
+
+sin = _unary(sin_p, "sin", "Sine.   d/dx sin(x) = cos(x).")
+
+
+cos = _unary(cos_p, "cos", "Cosine.   d/dx cos(x) = -sin(x).")
+
+
+tanh = _unary(tanh_p, "tanh", "Hyperbolic tangent.   d/dx tanh(x) = 1 - tanh(x)**2.", True)
+
+
+sigmoid = _unary(
+    sigmoid_p,
+    "sigmoid",
+    "1/(1 + e**-x), stable for |x| = 1000.   d/dx = sigmoid(x)*(1 - sigmoid(x)).",
+    functional=True,
+)
+
+
+erf = _unary(erf_p, "erf", "The error function.   d/dx erf(x) = 2/sqrt(pi) * exp(-x**2).")
+
+
+@public()
+def neg(x: Any) -> Any:
+    """-x.   d/dx (-x) = -1."""
+    return bind(neg_p, (x,), {})
+
+
+@public()
+def abs(x: Any) -> Any:
+    """|x|.   d/dx |x| = sign(x), 0 at 0 (PyTorch's convention)."""
+    return bind(abs_p, (x,), {})
+
+
+@public(functional=True)
+def relu(x: Any) -> Any:
+    """max(x, 0).   d/dx relu(x) = 1 if x > 0 else 0 (0 at the kink, as PyTorch)."""
+    return bind(relu_p, (_float_input(x, "relu"),), {})
+
+
+@public(functional=True)
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
+    """x if x > 0 else slope * x.   d/dx = 1 if x > 0 else slope."""
+    return bind(leaky_relu_p, (_float_input(x, "leaky_relu"),), {"slope": negative_slope})
+
+
+@public(functional=True)
+def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
+    """log(1 + e**(beta x)) / beta, the identity where beta*x > threshold (as PyTorch).
+
+    d/dx softplus(x) = sigmoid(beta * x).
+    """
+    params = {"beta": float(beta), "threshold": float(threshold)}
+    return bind(softplus_p, (_float_input(x, "softplus"),), params)
+
+
+@public(functional=True)
+def gelu(x: Any, approximate: str = "none") -> Any:
+    """x * Phi(x) (Phi the normal CDF), or its tanh approximation with ``approximate='tanh'``.
+
+    d/dx gelu(x) = Phi(x) + x * phi(x); composed from erf (or tanh), so it differentiates
+    to any order.
+    """
+    x = _float_input(x, "gelu")
+    if approximate == "none":
+        return x * (0.5 + 0.5 * erf(x * 0.7071067811865476))
+    if approximate == "tanh":
+        inner = (x + 0.044715 * x * x * x) * 0.7978845608028654  # sqrt(2/pi)
+        return 0.5 * x * (1.0 + tanh(inner))
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+@public(functional=True)
+def silu(x: Any) -> Any:
+    """x * sigmoid(x) (swish).   d/dx = sigmoid(x) * (1 + x * (1 - sigmoid(x)))."""
+    x = _float_input(x, "silu")
+    return x * sigmoid(x)
+
+
+@public()
+def clamp(x: Any, min: Any = None, max: Any = None) -> Any:
+    """Clip to [min, max].   d/dx = 1 inside the bounds (inclusive, as PyTorch), else 0.
+
+    Tensor bounds are differentiable too: ``clamp`` is then ``minimum(maximum(x, lo), hi)``.
+    """
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = x if min is None else maximum(x, min)
+        return out if max is None else minimum(out, max)
+    return bind(clamp_p, (x,), {"lo": min, "hi": max})
+
+
+def sign(x: Any) -> Any:
+    """-1, 0 or 1 (not differentiable: a constant); 0 at NaN, as PyTorch."""
+    return wrap(xp.where(x.data != x.data, 0, xp.sign(x.data)).astype(x.data.dtype, copy=False))
+
+
+def _compare(fn: Any, name: str, toplevel: bool = True) -> Any:
+    def compare(x: Any, y: Any) -> Any:
+        x, y = _binary_operands(x, y, name)
+        return wrap(fn(x.data, y.data))
+
+    compare.__name__ = name
+    compare.__doc__ = f"Elementwise {name} as a bool tensor (not differentiable)."
+    return public(toplevel=toplevel)(compare)
+
+
+eq = _compare(xp.equal, "eq")
+
+
+ne = _compare(xp.not_equal, "ne")
+
+
+lt = _compare(xp.less, "lt")
+
+
+le = _compare(xp.less_equal, "le")
+
+
+gt = _compare(xp.greater, "gt")
+
+
+ge = _compare(xp.greater_equal, "ge")
+
+
+logical_and = _compare(xp.logical_and, "logical_and", toplevel=False)
+
+
+logical_or = _compare(xp.logical_or, "logical_or", toplevel=False)
+
+
+logical_xor = _compare(xp.logical_xor, "logical_xor", toplevel=False)
+
+
+@public(toplevel=False)
+def logical_not(x: Any) -> Any:
+    """Elementwise not, as a bool tensor (not differentiable)."""
+    return wrap(xp.logical_not(x.data))
+
+
+@public(toplevel=False)
+def clone(x: Any) -> Any:
+    """A copy of the data that stays in the graph (gradient flows back unchanged)."""
+    return clone_p(x)
+
+
+# --- elu: x if x > 0 else alpha * (e^x - 1) ----------------------------------------------------
+
+
+def _elu_impl(x: Any, alpha: float) -> Any:
+    # expm1 keeps e^x - 1 accurate near 0; the positive branch's expm1 may overflow: ignored
+    with xp.errstate(over="ignore"):
+        return xp.where(x > 0, x, alpha * xp.expm1(x)).astype(x.dtype, copy=False)
+
+
+# d/dx elu(x) = 1 if x > 0 else alpha * e^x = out + alpha (1 at the kink's right only, as PyTorch)
+elu_p = unary("elu", _elu_impl, lambda x, out, alpha: where(x > 0, 1.0, out + alpha), uses="x, out")
+
+
+@public(functional=True)
+def elu(x: Any, alpha: float = 1.0) -> Any:
+    """x if x > 0 else alpha * (exp(x) - 1).   d/dx elu(x) = 1 if x > 0 else elu(x) + alpha."""
+    return bind(elu_p, (_float_input(x, "elu"),), {"alpha": float(alpha)})
+
+
+# --- logaddexp: log(e^x + e^y), stable -------------------------------------------------------
+
+# d/dx log(e^x + e^y) = e^(x - out), d/dy = e^(y - out) (the softmax of the pair)
+logaddexp_p = binary(
+    "logaddexp",
+    _silent(xp.logaddexp),
+    lambda x, y, out: exp(x - out),
+    lambda x, y, out: exp(y - out),
+    saves=((0,), (1,)),
+    saves_out=True,
+)
+
+
+@public()
+def logaddexp(x: Any, y: Any) -> Any:
+    """log(exp(x) + exp(y)), broadcasting, stable.   d/dx = exp(x - out), d/dy = exp(y - out)."""
+    x, y = _binary_operands(x, y, "logaddexp")
+    return bind(logaddexp_p, (_float_input(x, "logaddexp"), _float_input(y, "logaddexp")), {})

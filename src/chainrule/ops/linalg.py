@@ -1,60 +1,215 @@
-"""Matrix multiplication, including 1-D operands and batched (broadcast) leading dims."""
+"""Matrix multiplication (1-D operands and batched, broadcast leading dims) and the dense layer.
+
+``linear(x, w, b) = x @ w.T + b`` is the dense layer fused into one node (PyTorch's addmm):
+d/dx = g @ w, d/dw = g^T x, d/db = sum(g) over the batch. Its weight gradient is one more
+bilinear primitive, ``a^T b`` (``mm_tn``), so the family is closed under differentiation.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from chainrule._backend import xp
-from chainrule.ops import functions as F  # rules use the public ops (cycle: resolved at call)
+from chainrule.ops import elementwise as E
+from chainrule.ops import reduce as R
 from chainrule.ops import shape as S
-from chainrule.ops._primitive import Primitive, bind
+from chainrule.ops._primitive import Primitive, bind, public
+from chainrule.ops.elementwise import _binary_operands
+from chainrule.ops.shape import align, batch_rank, expand, reshape, sum_to_shape, unsqueeze
 
 
 def _mT(a: Any) -> Any:
     """The last two dims swapped: a view, with no argument checking (rules know the shapes)."""
     nd = a.ndim
-    return S.permute(a, (*range(nd - 2), nd - 1, nd - 2))
+    return S.permute_to(a, (*range(nd - 2), nd - 1, nd - 2))
 
 
 def _mm(a: Any, b: Any) -> Any:
     return bind(matmul_p, (a, b), {})
 
 
-def _as_matrices(g: Any, x: Any, y: Any) -> tuple[Any, Any, Any]:
-    """View 1-D operands as matrices, as matmul does: x (k,) -> (1, k), y (k,) -> (k, 1)."""
-    # y first: g gets its trailing axis back before x's row axis goes in front of it. In the
-    # other order a 1-D @ 1-D cotangent (0-d) would have no axis -2 to unsqueeze at.
-    if y.ndim == 1:
-        y = F.unsqueeze(y, -1)
-        g = F.unsqueeze(g, -1)
-    if x.ndim == 1:
-        x = F.unsqueeze(x, 0)
-        g = F.unsqueeze(g, -2)
-    return g, x, y
-
-
 def _matmul_dx(g: Any, out: Any, x: Any, y: Any) -> Any:
-    # d/dx (x @ y) contracted with g: g @ y^T, summed over broadcast batch dims
+    # d/dx (x @ y) contracted with g: g @ y^T, summed over broadcast batch dims. Reads y; of
+    # x only the shape (x is saved only when y needs a gradient).
     if x.ndim == 2 and y.ndim == 2:
         return _mm(g, _mT(y))  # the common case, without the general reshaping
-    g2, x2, y2 = _as_matrices(g, x, y)
-    gx = _mm(g2, _mT(y2))
-    if gx.ndim != x2.ndim or gx.shape != x2.shape:
-        gx = F.sum_to_shape(gx, x2.shape)
-    return F.reshape(gx, x.shape) if x.ndim == 1 else gx
+    # View 1-D operands as matrices, as matmul does: x (k,) -> (1, k), y (k,) -> (k, 1). y
+    # first: g gets its trailing axis back before x's row axis goes in front of it (in the
+    # other order a 1-D @ 1-D cotangent, 0-d, would have no axis -2 to unsqueeze at).
+    x_shape = x.shape
+    if y.ndim == 1:
+        y = unsqueeze(y, -1)
+        g = unsqueeze(g, -1)
+    if x.ndim == 1:
+        x_shape = (1, *x_shape)
+        g = unsqueeze(g, -2)
+    gx = _mm(g, _mT(y))
+    if gx.shape != x_shape:
+        gx = sum_to_shape(gx, x_shape)
+    return reshape(gx, x.shape) if x.ndim == 1 else gx
 
 
 def _matmul_dy(g: Any, out: Any, x: Any, y: Any) -> Any:
-    # d/dy (x @ y) contracted with g: x^T @ g, summed over broadcast batch dims
+    # d/dy (x @ y) contracted with g: x^T @ g, summed over broadcast batch dims. Reads x; of
+    # y only the shape (y is saved only when x needs a gradient).
     if x.ndim == 2 and y.ndim == 2:
         return _mm(_mT(x), g)
-    g2, x2, y2 = _as_matrices(g, x, y)
-    gy = _mm(_mT(x2), g2)
-    if gy.shape != y2.shape:
-        gy = F.sum_to_shape(gy, y2.shape)
-    return F.reshape(gy, y.shape) if y.ndim == 1 else gy
+    y_shape = y.shape
+    if y.ndim == 1:
+        y_shape = (*y_shape, 1)
+        g = unsqueeze(g, -1)
+    if x.ndim == 1:
+        x = unsqueeze(x, 0)
+        g = unsqueeze(g, -2)
+    gy = _mm(_mT(x), g)
+    if gy.shape != y_shape:
+        gy = sum_to_shape(gy, y_shape)
+    return reshape(gy, y.shape) if y.ndim == 1 else gy
 
 
-matmul_p = Primitive("mm", xp.matmul, saves=(0, 1))
+matmul_p = Primitive(
+    "mm", xp.matmul, multilinear=True, saves=((1,), (0,))
+)  # d/dx reads y, d/dy reads x
 matmul_p.defvjp(_matmul_dx, _matmul_dy)
-matmul_p.defjvp(lambda t, out, x, y: _mm(t, y), lambda t, out, x, y: _mm(x, t))  # product rule
+
+
+def _matmul_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    x, y = values
+    bx, by = batched
+    x_vec, y_vec = batch_rank(x, bx) == 1, batch_rank(y, by) == 1
+    # matmul treats 1-D operands specially; make them matrices so batch dims can broadcast
+    if x_vec:
+        x = S.reshape_to(x, (*x.shape[:-1], 1, x.shape[-1]))
+    if y_vec:
+        y = S.reshape_to(y, (*y.shape, 1))
+    if bx and not by and y.ndim == 2:
+        # (B, ..., n, k) @ (k, m): one (B*...*n, k) @ (k, m) product instead of B small ones
+        lead = tuple(x.shape[:-1])
+        out = bind(prim, (S.reshape_to(x, (math.prod(lead), x.shape[-1])), y), params)
+        out = S.reshape_to(out, (*lead, y.shape[-1]))
+    elif by and not bx and x.ndim == 2:
+        # (n, k) @ (B, ..., k, m): fold the stack into the columns, (n, k) @ (k, B*...*m)
+        nd = y.ndim
+        cols = S.permute_to(y, (nd - 2, *range(nd - 2), nd - 1))  # (k, B, ..., m)
+        flat = S.reshape_to(cols, (cols.shape[0], math.prod(cols.shape[1:])))
+        out = bind(prim, (x, flat), params)  # (n, B*...*m)
+        out = S.reshape_to(out, (x.shape[0], *cols.shape[1:]))  # (n, B, ..., m)
+        out = S.permute_to(out, (*range(1, nd - 1), 0, nd - 1))  # (B, ..., n, m)
+    else:
+        rank = max(batch_rank(x, bx), batch_rank(y, by))
+        x, y = align([x, y], [bx, by], rank)
+        out = bind(prim, (x, y), params)
+    if x_vec and y_vec:
+        return S.reshape_to(out, out.shape[:-2])  # (..., 1, 1): a dot product per example
+    if y_vec:
+        return S.reshape_to(out, out.shape[:-1])
+    if x_vec:
+        return S.reshape_to(out, (*out.shape[:-2], out.shape[-1]))
+    return out
+
+
+matmul_p.batch = _matmul_batch
+
+
+@public()
+def matmul(x: Any, y: Any) -> Any:
+    """Matrix product with NumPy's rules for 1-D and batched operands.
+
+    d/dx (x @ y) = g @ y^T,  d/dy = x^T @ g  (batch dims broadcast and are summed back).
+    """
+    x, y = _binary_operands(x, y, "matmul")
+    if x.ndim == 0 or y.ndim == 0:
+        raise ValueError(
+            f"matmul: both operands need at least one dimension, got shapes {tuple(x.shape)} "
+            f"and {tuple(y.shape)}; use * for scaling by a scalar"
+        )
+    k_x = x.shape[-1]
+    k_y = y.shape[0] if y.ndim == 1 else y.shape[-2]
+    if k_x != k_y:
+        raise ValueError(
+            f"matmul: shapes {tuple(x.shape)} and {tuple(y.shape)} are not aligned: x has "
+            f"{k_x} columns but y has {k_y} rows. Transpose an operand (x.T / x.mT) or reshape."
+        )
+    return bind(matmul_p, (x, y), {})
+
+
+# --- the dense layer --------------------------------------------------------------------------
+# linear(x, w, b) = x @ w.T + b is composed from matmul, transpose and add elsewhere; fused here
+# it is one node instead of three, and keeps one activation per layer alive instead of two
+# (the composition's add holds the matmul's output until backward).
+
+
+def _linear_impl(x: Any, w: Any, *bias: Any) -> Any:
+    out = x @ w.T
+    if bias:
+        out += bias[0]  # a fresh array: add in place
+    return out
+
+
+def _rows(a: Any, width: int) -> Any:
+    """``a`` as a matrix of ``width`` columns: leading (batch) dims merged into rows."""
+    return a if a.ndim == 2 else S.reshape_to(a, (math.prod(a.shape[:-1]), width))
+
+
+def _linear_dw(g: Any, out: Any, x: Any, w: Any, *bias: Any) -> Any:
+    # d/dw = g^T x, summed over every leading (batch) dim
+    return bind(outer_mm_p, (_rows(g, w.shape[0]), _rows(x, w.shape[1])), {})
+
+
+# a^T @ b as one node (no transposed view to record): the weight gradient of a dense layer.
+# Bilinear:  d/da = b @ G^T,  d/db = a @ G  (G the cotangent of the (n, m) result).
+outer_mm_p = Primitive("mm_tn", lambda a, b: a.T @ b, multilinear=True, saves=((1,), (0,)))
+outer_mm_p.defvjp(
+    lambda g, out, a, b: _mm(b, S.permute_to(g, (1, 0))), lambda g, out, a, b: _mm(a, g)
+)
+
+
+def _linear_db(g: Any, out: Any, x: Any, w: Any, b: Any) -> Any:
+    # d/db = g summed over every leading (batch) dim
+    return bind(R.sum_p, (_rows(g, b.shape[0]),), {"dim": (0,), "keepdim": False})
+
+
+# (Rules use the internal shape primitives: their arguments are known to be valid.)
+linear_p = Primitive("addmm", _linear_impl, saves=((1,), (0,), ()))  # dx: w, dw: x
+linear_p.defvjp(
+    lambda g, out, x, w, *bias: _mm(g, w),  # d/dx = g @ w
+    _linear_dw,
+    _linear_db,
+)
+linear_p.defjvp(
+    lambda t, out, x, w, *bias: _mm(t, S.permute_to(w, (1, 0))),
+    lambda t, out, x, w, *bias: _mm(x, S.permute_to(t, (1, 0))),
+    lambda t, out, x, w, b: expand(t, (*x.shape[:-1], w.shape[0])),
+)
+
+
+def linear(x: Any, w: Any, b: Any = None) -> Any:
+    """Bind ``linear_p`` (no checks; the public ``nn.functional.linear`` checks shapes)."""
+    return bind(linear_p, (x, w) if b is None else (x, w, b), {})
+
+
+# --- batching: the dense layer as the batched matmul it is, plus the bias --------------------
+
+
+def _linear_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    x, w, *bias = values
+    bx, bw, *bb = batched
+    if not bw and (not bias or not bb[0]):
+        return bind(prim, tuple(values), params)  # x's leading dims may be anything: + 1
+    w_t = S.permute_to(w, (0, 2, 1) if bw else (1, 0))
+    out = _matmul_batch(level, matmul_p, [x, w_t], [bx, bw], {})
+    if bias:
+        out = E.broadcast_batch(level, E.add_p, [out, bias[0]], [bx or bw, bb[0]], {})
+    return out
+
+
+def _outer_mm_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    a, b = values
+    ba, bb = batched
+    a_t = S.permute_to(a, (0, 2, 1) if ba else (1, 0))
+    return _matmul_batch(level, matmul_p, [a_t, b], [ba, bb], {})
+
+
+linear_p.batch = _linear_batch
+outer_mm_p.batch = _outer_mm_batch

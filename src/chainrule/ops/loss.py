@@ -13,6 +13,12 @@ With class weights ``w``, label smoothing ``eps`` over ``C`` classes and a per-r
 which is PyTorch's ``(1 - eps) * nll + eps/C * smooth`` term by term, and
 
     d loss_i / d z_i = sum_c(q_ic) * softmax(z_i) - q_i.
+
+The VJP is itself a primitive, ``cross_entropy_backward(g, z)`` = ``(sum_c(q) softmax(z) - q) g``
+computed in one NumPy pass (the conv family's pattern). It is linear in ``g``, and its own
+rules are written in ops, so gradients of gradients, forward-over-reverse and Jacobians work
+without a fast path that reads grad mode or transform state, and without a cache passed from
+forward to backward.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule._backend import xp
-from chainrule.autograd.grad_mode import STATE
-from chainrule.ops import functions as F  # rules use the public ops (cycle: resolved at call)
-from chainrule.ops._primitive import Primitive, bind, wrap
+from chainrule.ops._primitive import Primitive, bind
+from chainrule.ops.nn import softmax
+from chainrule.ops.reduce import sum
+from chainrule.ops.shape import align, unsqueeze
+from chainrule.tensor import Tensor
 
 
 def _coefficients(
@@ -43,14 +51,13 @@ def _coefficients(
 
 
 def _cross_entropy_impl(
-    z: Any, target: Any, scale: Any, smoothing: float, weight: Any, reduce: bool, cache: dict
+    z: Any, target: Any, scale: Any, smoothing: float, weight: Any, reduce: bool
 ) -> Any:
     zmax = z.max(axis=1, keepdims=True)
     shifted = z - zmax  # shift by the max: no overflow
     if not smoothing and weight is None:
         # plain cross-entropy: loss_i = logsumexp(z_i) - z_i[y_i], without the (M, C) logp
         lse = xp.log(xp.exp(shifted).sum(axis=1))
-        cache["lse"] = lse[:, None] + zmax  # the row log-normalisers, for the first-order VJP
         rows_loss = lse - shifted[xp.arange(z.shape[0]), target]
         if isinstance(scale, float):  # one factor for every row (the common case)
             return xp.asarray(rows_loss.sum() * scale if reduce else rows_loss * scale)
@@ -75,41 +82,115 @@ def _dlogits(z: Any, target: Any, scale: Any, smoothing: float, weight: Any) -> 
     if b is not None:
         q += b
     row_sum = q.sum(axis=1, keepdims=True)  # 1 per (unignored, unweighted) row, before scaling
-    return F.softmax(z, 1) * F.Tensor(row_sum) - F.Tensor(q)
+    return softmax(z, 1) * Tensor(row_sum) - Tensor(q)
 
 
-def _vjp(g: Any, out: Any, z: Any, target: Any, scale: Any, smoothing: float, weight: Any,
-         reduce: bool, cache: dict) -> Any:  # fmt: skip
-    # VJP: (softmax(z) - q) * g, g a scalar (reduced) or one value per row
-    if not (STATE.grad_enabled or STATE.levels) and not smoothing and weight is None:
-        # First-order backward (nothing records this rule, no transform traces it): the
-        # textbook gradient straight in NumPy, one array instead of five small ops.
-        zd = z.data
-        if isinstance(scale, float) and reduce and "lse" in cache:  # the common case
-            p = xp.exp(zd - cache["lse"])  # softmax, from the forward's normalisers
-            p -= target[:, None] == xp.arange(zd.shape[1])  # minus the one-hot targets
-            p *= g.data * scale
-            return wrap(p)
-        p = xp.exp(zd - zd.max(axis=1, keepdims=True))
-        if isinstance(scale, float):
-            scale = xp.full(zd.shape[0], scale)
-        p *= (scale / p.sum(axis=1, keepdims=True)[:, 0]).astype(zd.dtype)[:, None]
-        p[xp.arange(zd.shape[0]), target] -= scale.astype(zd.dtype)
-        return wrap(p * (g.data if reduce else g.data[:, None]))
-    d = _dlogits(z, target, scale, smoothing, weight)
-    return d * (g if reduce else F.unsqueeze(g, 1))
+def _per_row(g: Any, reduce: bool) -> Any:
+    """The loss's cotangent as a factor for each row of z: a scalar, or (M,) as (M, 1)."""
+    return g if reduce else unsqueeze(g, -1)
 
 
-def _jvp(t: Any, out: Any, z: Any, target: Any, scale: Any, smoothing: float, weight: Any,
-         reduce: bool, cache: dict) -> Any:  # fmt: skip
-    # JVP: sum_c (softmax(z) - q)_c t_c per row, summed when reduced
-    d = _dlogits(z, target, scale, smoothing, weight)
-    return F.sum(d * t) if reduce else F.sum(d * t, 1)
+def _backward_impl(
+    g: Any, z: Any, target: Any, scale: Any, smoothing: float, weight: Any, reduce: bool
+) -> Any:
+    # (sum_c(q) softmax(z) - q) * g in one pass over (M, C)
+    p = xp.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)  # softmax(z)
+    m = z.shape[0]
+    if not smoothing and weight is None:  # q = scale at the target: sum_c(q) = scale
+        s = xp.full(m, scale) if isinstance(scale, float) else scale
+        p *= s.astype(z.dtype, copy=False)[:, None]
+        p[xp.arange(m), target] -= s.astype(z.dtype, copy=False)
+    else:
+        a, b = _coefficients(z.shape, target, scale, smoothing, weight)
+        q = xp.zeros(z.shape, dtype=z.dtype)
+        q[xp.arange(m), target] = a
+        if b is not None:
+            q += b
+        p *= q.sum(axis=1, keepdims=True)
+        p -= q
+    p *= g if reduce else g[:, None]
+    return p
 
 
 cross_entropy_p = Primitive("nll_loss", _cross_entropy_impl, saves=(0,))
-cross_entropy_p.defvjp(_vjp)
-cross_entropy_p.defjvp(_jvp)
+# VJP: d * g with d = sum_c(q) softmax(z) - q (one primitive); JVP: sum_c d_c t_c per row
+cross_entropy_p.defvjp(
+    lambda g, out, z, target, scale, smoothing, weight, reduce: cross_entropy_backward(
+        g, z, target, scale, smoothing, weight, reduce
+    )
+)
+cross_entropy_p.defjvp(
+    lambda t, out, z, target, scale, smoothing, weight, reduce: sum(
+        _dlogits(z, target, scale, smoothing, weight) * t, None if reduce else 1
+    )
+)
+
+# gz = backward(g, z) = d(z) * g.  Linear in g: its adjoint sums h * d per row (or in total).
+# In z it is g times the softmax's derivative, scaled by sum_c(q):
+#   <h, d gz / dz . t> = <softmax VJP of (h * g * sum_c(q)) , t>
+# which is what differentiating the composed form _dlogits(z) * g gives, so the rules below
+# are that form's derivatives, written in ops (differentiable again).
+cross_entropy_backward_p = Primitive(
+    "nll_loss_backward",
+    _backward_impl,
+    saves=((1,), (0, 1)),  # d/dg reads z; d/dz reads g, z
+)
+cross_entropy_backward_p.defvjp(
+    lambda h, out, g, z, target, scale, smoothing, weight, reduce: sum(
+        h * _dlogits(z, target, scale, smoothing, weight), None if reduce else 1
+    ),
+    lambda h, out, g, z, target, scale, smoothing, weight, reduce: _softmax_vjp(
+        h * _per_row(g, reduce), z, target, scale, smoothing, weight
+    ),
+)
+cross_entropy_backward_p.defjvp(
+    lambda t, out, g, z, target, scale, smoothing, weight, reduce: (
+        _dlogits(z, target, scale, smoothing, weight) * _per_row(t, reduce)
+    ),
+    lambda t, out, g, z, target, scale, smoothing, weight, reduce: (
+        _softmax_vjp(t, z, target, scale, smoothing, weight) * _per_row(g, reduce)
+    ),
+)
+
+
+def _softmax_vjp(u: Any, z: Any, target: Any, scale: Any, smoothing: float, weight: Any) -> Any:
+    """sum_c(q) * (VJP of softmax along dim 1 at z, applied to u): s * (u - sum(u * s)) * r.
+    (Symmetric: the softmax Jacobian is, so this is also its JVP.)"""
+    a, b = _coefficients(z.shape, target, scale, smoothing, weight)
+    q = xp.zeros(z.shape, dtype=z.dtype)
+    q[xp.arange(z.shape[0]), target] = a
+    if b is not None:
+        q += b
+    s = softmax(z, 1)
+    return s * (u - sum(u * s, 1, True)) * Tensor(q.sum(axis=1, keepdims=True))
+
+
+def _backward_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    # only g (a cotangent) is ever stacked: d(z) times each stacked g
+    g, z = values
+    if batched[1]:
+        raise NotImplementedError  # primals are never batched (see chainrule.func.batching)
+    d = _dlogits(z, **{k: params[k] for k in ("target", "scale", "smoothing", "weight")})
+    g_rows = g if params["reduce"] else unsqueeze(g, -1)
+    (g_rows,) = align([g_rows], [True], 2)
+    return d * g_rows
+
+
+cross_entropy_backward_p.batch = _backward_batch
+
+
+def cross_entropy_backward(
+    g: Any, z: Any, target: Any, scale: Any, smoothing: float, weight: Any, reduce: bool
+) -> Any:
+    params = {
+        "target": target,
+        "scale": scale,
+        "smoothing": smoothing,
+        "weight": weight,
+        "reduce": reduce,
+    }
+    return bind(cross_entropy_backward_p, (g, z), params)
 
 
 def cross_entropy_rows(
@@ -124,6 +205,5 @@ def cross_entropy_rows(
         "smoothing": float(smoothing),
         "weight": weight,
         "reduce": reduce,
-        "cache": {},  # filled by the forward: values the first-order VJP can reuse
     }
     return bind(cross_entropy_p, (z,), params)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule._backend import xp
-from chainrule.ops import functions as F  # rules use the public ops (cycle: resolved at call)
-from chainrule.ops._primitive import Primitive
+from chainrule.ops._primitive import Primitive, bind, public
+from chainrule.ops.elementwise import _float_input, exp
+from chainrule.ops.reduce import sum
+from chainrule.ops.shape import _one_dim
 
 
 def _softmax_impl(x: Any, dim: int) -> Any:
@@ -28,10 +30,27 @@ def _log_softmax_impl(x: Any, dim: int) -> Any:
 
 softmax_p = Primitive("softmax", _softmax_impl, saves_out=True)
 # d softmax = out * (dx - sum(dx * out)):  VJP  out * (g - sum(g * out)),  JVP the same with t
-softmax_p.defvjp(lambda g, out, x, dim: out * (g - F.sum(g * out, dim, True)))
-softmax_p.defjvp(lambda t, out, x, dim: out * (t - F.sum(t * out, dim, True)))
+softmax_p.defvjp(lambda g, out, x, dim: out * (g - sum(g * out, dim, True)))
+softmax_p.defjvp(lambda t, out, x, dim: out * (t - sum(t * out, dim, True)))
 
 log_softmax_p = Primitive("log_softmax", _log_softmax_impl, saves_out=True)
 # d log_softmax = dx - softmax * sum(dx):  VJP g - exp(out) * sum(g),  JVP t - sum(exp(out) t)
-log_softmax_p.defvjp(lambda g, out, x, dim: g - F.exp(out) * F.sum(g, dim, True))
-log_softmax_p.defjvp(lambda t, out, x, dim: t - F.sum(F.exp(out) * t, dim, True))
+log_softmax_p.defvjp(lambda g, out, x, dim: g - exp(out) * sum(g, dim, True))
+log_softmax_p.defjvp(lambda t, out, x, dim: t - sum(exp(out) * t, dim, True))
+
+
+# --- public functions -----------------------------------------------------------------------
+
+
+@public(functional=True)
+def softmax(x: Any, dim: int = -1) -> Any:
+    """exp(x) / sum(exp(x)) along ``dim``, stable.   VJP: out * (g - sum(g * out))."""
+    x = _float_input(x, "softmax")
+    return bind(softmax_p, (x,), {"dim": _one_dim(x, dim, "softmax")})
+
+
+@public(functional=True)
+def log_softmax(x: Any, dim: int = -1) -> Any:
+    """x - logsumexp(x) along ``dim``, stable.   VJP: g - softmax(x) * sum(g)."""
+    x = _float_input(x, "log_softmax")
+    return bind(log_softmax_p, (x,), {"dim": _one_dim(x, dim, "log_softmax")})

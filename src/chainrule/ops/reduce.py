@@ -6,13 +6,18 @@
 
 from __future__ import annotations
 
+import math
+import warnings
+from collections import namedtuple
 from typing import Any
 
 from chainrule import _backend
 from chainrule._backend import xp
-from chainrule.ops import functions as F  # rules use the public ops (cycle: resolved at call)
 from chainrule.ops import shape as S
-from chainrule.ops._primitive import Primitive
+from chainrule.ops._primitive import Primitive, bind, public
+from chainrule.ops.elementwise import _float_input, exp, maximum, minimum, sqrt, where
+from chainrule.ops.shape import _dims, reshape, squeeze, take_along_dim, to
+from chainrule.tensor import Tensor, wrap
 
 
 def kept_shape(shape: tuple[int, ...], dim: tuple[int, ...] | None) -> tuple[int, ...]:
@@ -26,15 +31,15 @@ def _unreduce(g: Any, x: Any, dim: Any, keepdim: bool) -> Any:
     """Reshape a reduction's cotangent so it broadcasts against the input again."""
     if keepdim or dim is None:
         return g  # already broadcastable: kept dims, or a 0-d total
-    return S.reshape(g, kept_shape(x.shape, dim))
+    return S.reshape_to(g, kept_shape(x.shape, dim))
 
 
 sum_p = Primitive("sum", lambda x, dim, keepdim: _backend.reduce_sum(x, dim, keepdim), linear=True)
 # d/dx_i sum(x) = 1: every input entry gets the cotangent of the sum it fell into
-sum_p.defvjp(lambda g, out, x, dim, keepdim: S.expand(_unreduce(g, x, dim, keepdim), x.shape))
+sum_p.defvjp(lambda g, out, x, dim, keepdim: S.expand_to(_unreduce(g, x, dim, keepdim), x.shape))
 
 
-def _extreme(name: str, impl: Any) -> Primitive:
+def _extreme_primitive(name: str, impl: Any) -> Primitive:
     prim = Primitive(
         name,
         lambda x, dim, keepdim: impl(x, axis=dim, keepdims=keepdim),
@@ -45,19 +50,17 @@ def _extreme(name: str, impl: Any) -> Primitive:
     def share(x: Any, out: Any, dim: Any, keepdim: bool) -> Any:
         # d/dx_i max(x) = 1 at the maximum; ties share it evenly (as PyTorch's amax/amin)
         hit = (x == _unreduce(out, x, dim, keepdim)).to(x.dtype)
-        return hit / F.sum(hit, dim, True)
+        return hit / sum(hit, dim, True)
 
     prim.defvjp(
         lambda g, out, x, dim, keepdim: _unreduce(g, x, dim, keepdim) * share(x, out, dim, keepdim)
     )
-    prim.defjvp(
-        lambda t, out, x, dim, keepdim: F.sum(t * share(x, out, dim, keepdim), dim, keepdim)
-    )
+    prim.defjvp(lambda t, out, x, dim, keepdim: sum(t * share(x, out, dim, keepdim), dim, keepdim))
     return prim
 
 
-amax_p = _extreme("amax", xp.amax)
-amin_p = _extreme("amin", xp.amin)
+amax_p = _extreme_primitive("amax", xp.amax)
+amin_p = _extreme_primitive("amin", xp.amin)
 
 
 def _logsumexp_impl(x: Any, dim: Any, keepdim: bool) -> Any:
@@ -73,11 +76,178 @@ logsumexp_p = Primitive("logsumexp", _logsumexp_impl, saves=(0,), saves_out=True
 # d/dx logsumexp(x) = softmax(x) = exp(x - logsumexp(x))
 logsumexp_p.defvjp(
     lambda g, out, x, dim, keepdim: (
-        _unreduce(g, x, dim, keepdim) * F.exp(x - _unreduce(out, x, dim, keepdim))
+        _unreduce(g, x, dim, keepdim) * exp(x - _unreduce(out, x, dim, keepdim))
     )
 )
 logsumexp_p.defjvp(
-    lambda t, out, x, dim, keepdim: F.sum(
-        t * F.exp(x - _unreduce(out, x, dim, keepdim)), dim, keepdim
-    )
+    lambda t, out, x, dim, keepdim: sum(t * exp(x - _unreduce(out, x, dim, keepdim)), dim, keepdim)
 )
+
+
+def _reduce_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    # the per-example dims shift by one; "all dims" means every per-example dim, never the
+    # batch axis
+    (v,) = values
+    dim = params["dim"]
+    if dim is None:
+        dim = tuple(range(v.ndim - 1))
+    return bind(prim, (v,), {**params, "dim": tuple(d + 1 for d in dim)})
+
+
+sum_p.batch = _reduce_batch  # the one reduction that cotangents and tangents pass through
+
+
+# --- public functions -----------------------------------------------------------------------
+
+
+@public()
+def argmax(x: Any, dim: int | None = None, keepdim: bool = False) -> Any:
+    """Index of the maximum (flattened when ``dim`` is None). Integer result: no gradient."""
+    _check_arg_reduction(x, dim, "argmax")
+    return wrap(xp.argmax(x.data, axis=dim, keepdims=keepdim))
+
+
+@public()
+def argmin(x: Any, dim: int | None = None, keepdim: bool = False) -> Any:
+    """Index of the minimum (flattened when ``dim`` is None). Integer result: no gradient."""
+    _check_arg_reduction(x, dim, "argmin")
+    return wrap(xp.argmin(x.data, axis=dim, keepdims=keepdim))
+
+
+def _check_arg_reduction(x: Any, dim: Any, op: str) -> None:
+    """An index of nothing does not exist: PyTorch's IndexError, not NumPy's ValueError."""
+    d = _dims(x, dim, op)
+    if (x.numel() == 0 and d is None) or (d and x.shape[d[0]] == 0):
+        raise IndexError(
+            f"{op}: cannot take the {op} of an empty {'tensor' if d is None else 'dim'} "
+            f"(shape {tuple(x.shape)}{'' if d is None else f', dim {dim}'})"
+        )
+
+
+@public()
+def sum(x: Any, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Any:
+    """Sum over ``dim`` (all dims when None).   d/dx_i sum(x) = 1."""
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    if dtype is not None:
+        x = to(x, dtype)
+    elif x.data.dtype.kind in "bi":
+        x = to(x, _backend.int64)
+    return bind(sum_p, (x,), {"dim": _dims(x, dim, "sum"), "keepdim": keepdim})
+
+
+def _count(x: Any, dims: tuple[int, ...] | None) -> int:
+    shape = x.shape
+    return math.prod(shape) if dims is None else math.prod(shape[d] for d in dims)
+
+
+@public()
+def mean(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """Mean over ``dim``.   d/dx_i mean(x) = 1/n."""
+    if x.data.dtype.kind != "f":
+        raise TypeError(
+            f"mean: expected a floating point tensor, got {x.data.dtype}; use x.float().mean()"
+        )
+    dims = _dims(x, dim, "mean")
+    n = _count(x, dims)
+    return sum(x, dims, keepdim) * (1.0 / n if n else math.nan)  # empty: nan, as PyTorch
+
+
+@public()
+def var(
+    x: Any, dim: Any = None, keepdim: bool = False, *, correction: float = 1, unbiased: Any = None
+) -> Any:
+    """Variance with Bessel's ``correction`` (1 by default, as PyTorch).
+
+    var = sum((x - mean)**2) / (n - correction);  d/dx_i var = 2 (x_i - mean) / (n - correction).
+    """
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    dims = _dims(x, dim, "var")
+    d = x - mean(x, dims, keepdim=True)
+    dof = _count(x, dims) - correction
+    if dof <= 0:
+        # As PyTorch: warn, and divide by zero (nan or inf) rather than raise.
+        warnings.warn(
+            f"var: degrees of freedom is <= 0 (correction {correction} for {_count(x, dims)} "
+            "entries per reduction)",
+            UserWarning,
+            stacklevel=2,
+        )
+        return sum(d * d, dims, keepdim) / 0.0
+    return sum(d * d, dims, keepdim) * (1.0 / dof)
+
+
+@public()
+def std(
+    x: Any, dim: Any = None, keepdim: bool = False, *, correction: float = 1, unbiased: Any = None
+) -> Any:
+    """Standard deviation: sqrt(var(x)).   d/dx_i std = (x_i - mean) / ((n - correction) std),
+    and 0 where std is 0 (a constant slice), as PyTorch, rather than 0 * inf = nan."""
+    v = var(x, dim, keepdim, correction=correction, unbiased=unbiased)
+    zero = wrap(v.data == 0)  # sqrt'(0) is inf: take sqrt of 1 there and put 0 back
+    return where(zero, 0.0, sqrt(where(zero, 1.0, v)))
+
+
+MaxResult = namedtuple("MaxResult", ["values", "indices"])
+
+
+def _extreme(prim: Any, argfn: Any, x: Any, dim: Any, keepdim: bool, op: str) -> Any:
+    if x.numel() == 0:
+        raise RuntimeError(f"{op}: cannot reduce an empty tensor of shape {tuple(x.shape)}")
+    if dim is None:
+        if x.data.dtype.kind == "f" and xp.isnan(x.data).any():
+            # PyTorch: the result is NaN and the gradient is shared by the NaN entries
+            return mean(x[wrap(xp.isnan(x.data))])
+        return bind(prim, (x,), {"dim": None, "keepdim": False})
+    if x.ndim == 0:  # a 0-d tensor is its own max along dim 0 (or -1), at index 0
+        _dims(x, dim, op)
+        return MaxResult(reshape(x, ()), wrap(xp.zeros((), dtype=_backend.int64)))
+    (d,) = _dims(x, dim, op) or (0,)
+    # With a dim, PyTorch returns (values, indices) and the gradient goes to that index only.
+    indices = xp.expand_dims(argfn(x.data, axis=d), d)
+    values = take_along_dim(x, indices, d)
+    idx = wrap(indices)
+    if not keepdim:
+        values = squeeze(values, d)
+        idx = wrap(xp.squeeze(indices, d))
+    return MaxResult(values, idx)
+
+
+@public()
+def max(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """Largest entry; with ``dim``, ``(values, indices)`` like PyTorch.
+
+    d/dx max = 1 at the maximum. Without ``dim`` ties share the gradient evenly; with ``dim``
+    it goes to the returned index.
+    """
+    if isinstance(dim, Tensor):  # torch.max(x, y) is the elementwise maximum
+        return maximum(x, dim)
+    return _extreme(amax_p, xp.argmax, x, dim, keepdim, "max")
+
+
+@public()
+def min(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """Smallest entry; with ``dim``, ``(values, indices)``.   d/dx min = 1 at the minimum."""
+    if isinstance(dim, Tensor):
+        return minimum(x, dim)
+    return _extreme(amin_p, xp.argmin, x, dim, keepdim, "min")
+
+
+@public()
+def amax(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """Max over ``dim`` (several allowed); ties share the gradient evenly."""
+    return bind(amax_p, (x,), {"dim": _dims(x, dim, "amax"), "keepdim": keepdim})
+
+
+@public()
+def amin(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """Min over ``dim`` (several allowed); ties share the gradient evenly."""
+    return bind(amin_p, (x,), {"dim": _dims(x, dim, "amin"), "keepdim": keepdim})
+
+
+@public()
+def logsumexp(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """log(sum(exp(x))) over ``dim``, stable at |x| = 1000.   d/dx = softmax(x)."""
+    x = _float_input(x, "logsumexp")
+    return bind(logsumexp_p, (x,), {"dim": _dims(x, dim, "logsumexp"), "keepdim": keepdim})

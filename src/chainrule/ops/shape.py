@@ -1,25 +1,60 @@
-"""Shape primitives: reshape, permute, expand, sum_to_shape, cat, indexing.
+"""Shape and layout primitives: reshape, permute, expand, sum_to_shape, cat, indexing, and the
+dtype conversion ``to``. Also the batching helpers that every family's batching rules share.
 
 All are linear, so their JVP is the op applied to the tangent, and their VJPs only need the
 input's shape: nothing is saved for backward. ``sum_to_shape`` is the one place where
 broadcasting is undone; its VJP is ``expand`` and vice versa.
+
+This is the lowest family: it imports no other. The ``*_to`` binders (``reshape_to``,
+``permute_to``, ``expand_to``, ``concat``) take already-checked arguments, for rules; the public
+functions (``reshape``, ``permute``, ...) check what a user passed first.
 """
 
 from __future__ import annotations
 
+import builtins
+import math
+from collections.abc import Sequence
 from typing import Any
 
 from chainrule import _backend
 from chainrule._backend import xp
-from chainrule.ops import functions as F  # rules use the public ops (cycle: resolved at call)
-from chainrule.ops._primitive import Primitive, bind
+from chainrule.ops._primitive import Primitive, bind, public
+from chainrule.tensor import Tensor, wrap
+
+# --- dtype conversion -----------------------------------------------------------------------
+
+cast_p = Primitive("to_copy", lambda x, dtype: x.astype(dtype), linear=True)
+cast_p.defvjp(lambda g, out, x, dtype: to(g, x.dtype))  # the cotangent goes back to x's dtype
+
+
+@public(method=("to", "type"), toplevel=False)
+def to(x: Any, dtype: Any) -> Any:
+    """``x`` converted to ``dtype``; gradients flow back converted to ``x``'s dtype."""
+    dtype = xp.dtype(dtype)
+    if x.data.dtype == dtype:
+        return x
+    if dtype.kind != "f":  # integers and bools carry no gradient: a constant, as in PyTorch
+        return wrap(x.data.astype(dtype))
+    return bind(cast_p, (x,), {"dtype": dtype})
+
+
+def zeros_like(x: Any, dtype: Any = None) -> Any:
+    return wrap(xp.zeros(x.shape, dtype=dtype or x.data.dtype))
+
+
+def ones_like(x: Any, dtype: Any = None) -> Any:
+    return wrap(xp.ones(x.shape, dtype=dtype or x.data.dtype))
+
+
+# --- primitives -----------------------------------------------------------------------------
 
 reshape_p = Primitive("reshape", lambda x, shape: x.reshape(shape), linear=True, view=True)
-reshape_p.defvjp(lambda g, out, x, shape: reshape(g, x.shape))  # move entries back
+reshape_p.defvjp(lambda g, out, x, shape: reshape_to(g, x.shape))  # move entries back
 
 permute_p = Primitive("permute", lambda x, dims: x.transpose(dims), linear=True, view=True)
 # the inverse permutation sends each axis of g back where it came from
-permute_p.defvjp(lambda g, out, x, dims: permute(g, tuple(xp.argsort(dims).tolist())))
+permute_p.defvjp(lambda g, out, x, dims: permute_to(g, tuple(xp.argsort(dims).tolist())))
 
 expand_p = Primitive(
     "expand", lambda x, shape: _backend.broadcast_to(x, shape), linear=True, view=True
@@ -37,7 +72,7 @@ def _sum_to_shape_impl(x: Any, shape: tuple[int, ...]) -> Any:
 
 
 sum_to_shape_p = Primitive("sum_to_shape", _sum_to_shape_impl, linear=True)
-sum_to_shape_p.defvjp(lambda g, out, x, shape: expand(g, x.shape))
+sum_to_shape_p.defvjp(lambda g, out, x, shape: expand_to(g, x.shape))
 
 
 def _getitem_impl(x: Any, index: Any) -> Any:
@@ -76,7 +111,7 @@ index_put_p = Primitive("index_put", _index_put_impl, linear=True, broadcasts=Tr
 # out = x with out[index] = v:  x's entries at index were overwritten (zero gradient),
 # v's gradient is g at index (the engine sums it down if v was broadcast).
 index_put_p.defvjp(
-    lambda g, out, x, v, index: index_put(g, F.zeros_like(g[index]), index),
+    lambda g, out, x, v, index: index_put(g, zeros_like(getitem(g, index)), index),
     lambda g, out, x, v, index: getitem(g, index),
 )
 
@@ -107,15 +142,15 @@ class _CatRules(tuple):
 cat_p.vjps = _CatRules()
 
 
-def reshape(x: Any, shape: tuple[int, ...]) -> Any:
+def reshape_to(x: Any, shape: tuple[int, ...]) -> Any:
     return bind(reshape_p, (x,), {"shape": tuple(shape)})
 
 
-def permute(x: Any, dims: tuple[int, ...]) -> Any:
+def permute_to(x: Any, dims: tuple[int, ...]) -> Any:
     return bind(permute_p, (x,), {"dims": tuple(dims)})
 
 
-def expand(x: Any, shape: tuple[int, ...]) -> Any:
+def expand_to(x: Any, shape: tuple[int, ...]) -> Any:
     if tuple(shape) == x.shape:
         return x
     return bind(expand_p, (x,), {"shape": tuple(shape)})
@@ -142,5 +177,431 @@ def index_put(x: Any, v: Any, index: Any) -> Any:
     return bind(index_put_p, (x, v), {"index": index})
 
 
-def cat(xs: Any, dim: int = 0) -> Any:
+def concat(xs: Any, dim: int = 0) -> Any:
     return bind(cat_p, tuple(xs), {"dim": dim})
+
+
+# --- public functions: argument checks around the primitives ---------------------------------
+
+
+def _dims(x: Any, dim: Any, op: str) -> tuple[int, ...] | None:
+    if dim is None:
+        return None
+    if not isinstance(dim, (int, xp.integer, Sequence)) or isinstance(dim, (bool, str)):
+        raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {dim!r}")
+    dims = (dim,) if isinstance(dim, (int, xp.integer)) else tuple(dim)
+    if not dims:  # dim=() or []: every dim, as PyTorch's reductions
+        return None
+    if not all(isinstance(d, (int, xp.integer)) and not isinstance(d, bool) for d in dims):
+        raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {dim!r}")
+    nd = x.ndim
+    out = []
+    for d in dims:
+        if not -builtins.max(nd, 1) <= d < builtins.max(nd, 1):
+            raise IndexError(
+                f"{op}: dim {d} is out of range for a tensor of shape {tuple(x.shape)} "
+                f"(valid: {-nd} to {nd - 1})"
+            )
+        axis = d % nd if nd else 0
+        if axis in out:  # PyTorch refuses it; NumPy would reduce the dim once, silently
+            raise RuntimeError(f"{op}: dim {axis} appears multiple times in the list of dims")
+        out.append(axis)
+    return tuple(sorted(set(out))) if nd else None
+
+
+def _one_dim(x: Any, dim: int, op: str) -> int:
+    (d,) = _dims(x, dim, op) or (0,)
+    return d
+
+
+def _resolve_shape(x: Any, shape: Sequence[int], op: str) -> tuple[int, ...]:
+    shape = tuple(int(s) for s in shape)
+    size = x.numel()
+    if shape.count(-1) > 1:
+        raise ValueError(
+            f"{op}: only one dimension can be -1, got {shape} for a tensor of shape "
+            f"{tuple(x.shape)}"
+        )
+    if -1 in shape:
+        known = math.prod(s for s in shape if s != -1)
+        if known == 0 or size % known:
+            raise ValueError(
+                f"{op}: shape {shape} is invalid for a tensor of shape {tuple(x.shape)} "
+                f"({size} elements)"
+            )
+        shape = tuple(size // known if s == -1 else s for s in shape)
+    if math.prod(shape) != size:
+        raise ValueError(
+            f"{op}: shape {shape} is invalid for a tensor of shape {tuple(x.shape)} "
+            f"({size} elements)"
+        )
+    return shape
+
+
+def _shape_args(shape: Any) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+@public()
+def reshape(x: Any, *shape: Any) -> Any:
+    """The same entries in a new shape (one dim may be -1).   VJP: reshape g back."""
+    target = _resolve_shape(x, _shape_args(shape), "reshape")
+    if target == x.shape:
+        return x
+    return reshape_to(x, target)
+
+
+@public()
+def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
+    """Merge dims ``start_dim..end_dim`` into one."""
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    s, e = _one_dim(x, start_dim, "flatten"), _one_dim(x, end_dim, "flatten")
+    if s > e:
+        raise ValueError(
+            f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a tensor of "
+            f"shape {tuple(x.shape)}"
+        )
+    shape = x.shape[:s] + (math.prod(x.shape[s : e + 1]),) + x.shape[e + 1 :]
+    return reshape(x, shape)
+
+
+@public()
+def permute(x: Any, *dims: Any) -> Any:
+    """Reorder dims.   VJP: the inverse permutation applied to g."""
+    dims = _shape_args(dims)
+    nd = x.ndim
+    if any(not -nd <= d < builtins.max(nd, 1) for d in dims) or sorted(
+        d % builtins.max(nd, 1) for d in dims
+    ) != list(range(nd)):
+        raise ValueError(f"permute: {dims} is not a permutation of the {nd} dims of {x.shape}")
+    dims = tuple(d % nd for d in dims)
+    if dims == tuple(range(nd)):
+        return x
+    return permute_to(x, dims)
+
+
+@public()
+def transpose(x: Any, dim0: int, dim1: int) -> Any:
+    """Swap two dims."""
+    nd = x.ndim
+    if nd < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+        return x
+    dims = list(range(nd))
+    a, b = _one_dim(x, dim0, "transpose"), _one_dim(x, dim1, "transpose")
+    dims[a], dims[b] = dims[b], dims[a]
+    return permute(x, tuple(dims))
+
+
+@public()
+def squeeze(x: Any, dim: Any = None) -> Any:
+    """Drop size-1 dims (only ``dim`` when given, and only if it has size 1)."""
+    if dim is None:
+        shape = tuple(n for n in x.shape if n != 1)
+    else:
+        dims = _dims(x, dim, "squeeze") or ()
+        shape = tuple(n for i, n in enumerate(x.shape) if not (i in dims and n == 1))
+    return reshape(x, shape)
+
+
+@public()
+def unsqueeze(x: Any, dim: int) -> Any:
+    """Insert a size-1 dim at ``dim`` (negative counts from the end of the result)."""
+    nd = x.ndim + 1
+    if not -nd <= dim < nd:
+        raise IndexError(
+            f"unsqueeze: dim {dim} is out of range for a tensor of shape {tuple(x.shape)} "
+            f"(valid: {-nd} to {nd - 1}, the result has {nd} dims)"
+        )
+    d = dim % nd
+    return reshape_to(x, x.shape[:d] + (1,) + x.shape[d:])
+
+
+@public()
+def expand(x: Any, *shape: Any) -> Any:
+    """Broadcast to ``shape`` without copying (-1 keeps a dim).   VJP: sum_to_shape(g)."""
+    shape = _shape_args(shape)
+    lead = len(shape) - x.ndim
+    if lead < 0:
+        raise ValueError(f"expand: cannot expand shape {tuple(x.shape)} to {shape}")
+    target = tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
+    try:
+        xp.broadcast_shapes(x.shape, target)
+    except ValueError:
+        raise ValueError(
+            f"expand: shape {tuple(x.shape)} cannot be expanded to {target}; only size-1 "
+            "dims can grow"
+        ) from None
+    return expand_to(x, target)
+
+
+def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
+    return expand(x, tuple(shape))
+
+
+@public(method=False)
+def cat(tensors: Sequence[Any], dim: int = 0) -> Any:
+    """Concatenate along ``dim``.   VJP: the matching slice of g for each input."""
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    ref = tensors[0]
+    d = _one_dim(ref, dim, "cat")
+    for k, t in enumerate(tensors):
+        if t.ndim != ref.ndim or any(
+            a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != d
+        ):
+            raise ValueError(
+                f"cat: tensor {k} has shape {tuple(t.shape)}, incompatible with tensor 0's "
+                f"{tuple(ref.shape)} outside dim {dim}"
+            )
+    dtype = ref.data.dtype
+    for t in tensors[1:]:
+        dtype = _backend.result_dtype(xp.empty((1,), dtype), t.data)
+    tensors = [to(t, dtype) for t in tensors]
+    return concat(tensors, d)  # also for one tensor: cat returns new memory, never an alias
+
+
+@public(method=False)
+def stack(tensors: Sequence[Any], dim: int = 0) -> Any:
+    """Stack equal-shaped tensors along a new ``dim``."""
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    for k, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise ValueError(
+                f"stack: all tensors must have the same shape; tensor {k} is {tuple(t.shape)} "
+                f"but tensor 0 is {tuple(tensors[0].shape)}"
+            )
+    return cat([unsqueeze(t, dim) for t in tensors], dim)
+
+
+@public()
+def split(x: Any, split_size_or_sections: Any, dim: int = 0) -> tuple[Any, ...]:
+    """Split into chunks of a given size (or a list of sizes) along ``dim``."""
+    d = _one_dim(x, dim, "split")
+    n = x.shape[d]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0:
+            raise ValueError(f"split: split size must be positive, got {step}")
+        sizes = [builtins.min(step, n - i) for i in range(0, n, step)]
+    else:
+        sizes = list(split_size_or_sections)
+        if builtins.sum(sizes) != n:
+            raise ValueError(f"split: sizes {sizes} do not add up to {n} (dim {dim})")
+    out, start = [], 0
+    for size in sizes:
+        out.append(getitem(x, (slice(None),) * d + (slice(start, start + size),)))
+        start += size
+    return tuple(out)
+
+
+@public()
+def chunk(x: Any, chunks: int, dim: int = 0) -> tuple[Any, ...]:
+    """Split into ``chunks`` pieces of (nearly) equal size, as PyTorch."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: the number of chunks must be positive, got {chunks}")
+    n = x.shape[_one_dim(x, dim, "chunk")]
+    return split(x, builtins.max(1, -(-n // chunks)), dim)
+
+
+@public()
+def take_along_dim(x: Any, indices: Any, dim: int) -> Any:
+    """Gather entries of ``x`` at ``indices`` along ``dim``.   VJP: scatter-add g back."""
+    idx = indices.data if isinstance(indices, Tensor) else xp.asarray(indices)
+    d = _one_dim(x, dim, "take_along_dim")
+    if idx.ndim != x.ndim or idx.dtype.kind not in "iu":
+        raise ValueError(
+            f"take_along_dim: indices must be an integer tensor with as many dims as the input; "
+            f"got {idx.dtype} indices of shape {tuple(idx.shape)} for an input of shape "
+            f"{tuple(x.shape)}"
+        )
+    # As PyTorch, the other dims broadcast between x and indices.
+    try:
+        shape = list(
+            xp.broadcast_shapes(
+                tuple(n for i, n in enumerate(x.shape) if i != d),
+                tuple(n for i, n in enumerate(idx.shape) if i != d),
+            )
+        )
+    except ValueError:
+        raise ValueError(
+            f"take_along_dim: indices of shape {tuple(idx.shape)} do not broadcast with the "
+            f"input's shape {tuple(x.shape)} outside dim {dim}"
+        ) from None
+    x_shape = (*shape[:d], x.shape[d], *shape[d:])
+    if x_shape != x.shape:
+        x = expand(x, x_shape)
+    shape.insert(d, idx.shape[d])
+    idx = xp.broadcast_to(idx, shape)
+    grids = list(xp.ix_(*[xp.arange(n) for n in shape]))
+    grids[d] = idx
+    return getitem(x, tuple(grids))
+
+
+@public(method="__getitem__", toplevel=False)
+def index(x: Any, index: Any) -> Any:
+    """Basic and advanced indexing, ``x[index]``.   VJP: g scattered (added) back into zeros."""
+    return getitem(x, normalize_index(index, x))
+
+
+def normalize_index(index: Any, x: Any) -> Any:
+    """Turn tensors and lists inside an index into arrays, checking that they are integers or
+    booleans (float indices are an error, as in PyTorch)."""
+    items = index if isinstance(index, tuple) else (index,)
+    out = []
+    for item in items:
+        if isinstance(item, Tensor):
+            item = item.data
+        elif isinstance(item, list):
+            item = xp.asarray(item)
+        if isinstance(item, xp.ndarray) and item.dtype.kind not in "biu":
+            raise IndexError(
+                f"index: tensors used as indices must be integer or bool, got {item.dtype} "
+                f"(indexing a tensor of shape {tuple(x.shape)})"
+            )
+        out.append(item)
+    normalized = tuple(out) if isinstance(index, tuple) else out[0]
+    try:  # validate bounds here, so the error names our op and shape rather than NumPy's
+        xp.empty(x.shape, dtype=bool)[normalized]
+    except IndexError as err:
+        raise IndexError(f"index: {err} (tensor of shape {tuple(x.shape)})") from None
+    return normalized
+
+
+# --- batching (chainrule.func.batching): the shared helpers, and the shape ops' rules ------
+# A batch rule gets the op's values with the batch axis first on the batched ones
+# (``batched[i]``) and returns the stacked result. Values are bound with ``bind``, so older
+# levels see these ops too.
+
+
+def batch_rank(v: Any, b: bool) -> int:
+    """The per-example rank of a value (the batch axis does not count)."""
+    return v.ndim - 1 if b else v.ndim
+
+
+def align(values: list[Any], batched: list[bool], rank: int) -> list[Any]:
+    """Give every stacked value ``rank`` per-example dims (size-1 dims inserted after the
+    batch axis), so that NumPy broadcasting lines up per-example dims; unbatched values
+    broadcast against the batch axis on their own."""
+    out = []
+    for v, b in zip(values, batched):
+        if b and v.ndim - 1 < rank:
+            v = reshape_to(v, (v.shape[0],) + (1,) * (rank - v.ndim + 1) + tuple(v.shape[1:]))
+        out.append(v)
+    return out
+
+
+def broadcast_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    """Elementwise ops: align ranks, then the op broadcasts the batch axis itself."""
+    rank = max(batch_rank(v, b) for v, b in zip(values, batched))
+    return bind(prim, tuple(align(values, batched, rank)), params)
+
+
+def with_batch(shape: tuple[int, ...], size: int) -> tuple[int, ...]:
+    return (size, *shape)
+
+
+def stack_all(level: Any, values: list, batched: list) -> list[Any]:
+    """Materialise the batch axis on unbatched values (ops like cat need it explicitly)."""
+    out = []
+    for v, b in zip(values, batched):
+        if not b:
+            v = bind(expand_p, (reshape_to(v, (1, *v.shape)),), {"shape": (level.size, *v.shape)})
+        out.append(v)
+    return out
+
+
+def loop_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    """Fallback: apply the primitive example by example and stack the results."""
+    results = []
+    for k in range(level.size):
+        args = tuple(getitem(v, k) if b else v for v, b in zip(values, batched))
+        r = bind(prim, args, params)
+        results.append(reshape_to(r, (1, *r.shape)))
+    return concat(results, 0)
+
+
+def _reshape_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    (v,) = values
+    return bind(prim, (v,), {"shape": with_batch(params["shape"], v.shape[0])})
+
+
+def _permute_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    return bind(prim, tuple(values), {"dims": (0, *(d + 1 for d in params["dims"]))})
+
+
+def _expand_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    shape = params["shape"]
+    (v,) = align(values, batched, len(shape))
+    return bind(prim, (v,), {"shape": with_batch(shape, v.shape[0])})
+
+
+def _sum_to_shape_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    (v,) = values
+    shape = params["shape"]
+    lead = v.ndim - 1 - len(shape)
+    if lead:  # per-example leading dims: move them before the batch axis, to be summed away
+        v = permute_to(v, (*range(1, lead + 1), 0, *range(lead + 1, v.ndim)))
+    return bind(prim, (v,), {"shape": with_batch(shape, v.shape[lead])})
+
+
+def _batched_index(index: Any) -> Any | None:
+    """The index with a leading full slice for the batch axis, or None where NumPy would move
+    the advanced-index dims (non-adjacent advanced indices) and the loop must be used."""
+    items = index if isinstance(index, tuple) else (index,)
+    arrays = any(not isinstance(it, (slice, int, type(None), type(...))) for it in items)
+    # with an array present, NumPy treats integers as advanced indices too
+    basic = (slice, type(None), type(...)) if arrays else (slice, int, type(None), type(...))
+    advanced = [k for k, it in enumerate(items) if not isinstance(it, basic)]
+    if advanced and advanced != list(range(advanced[0], advanced[-1] + 1)):
+        return None
+    return (slice(None), *items)
+
+
+def _getitem_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    index = _batched_index(params["index"])
+    if index is None:
+        return loop_batch(level, prim, values, batched, params)
+    return bind(prim, tuple(values), {"index": index})
+
+
+def _index_add_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    index = _batched_index(params["index"])
+    if index is None:
+        return loop_batch(level, prim, values, batched, params)
+    (v,) = values
+    return bind(prim, (v,), {"index": index, "shape": with_batch(params["shape"], v.shape[0])})
+
+
+def _index_put_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    index = _batched_index(params["index"])
+    if index is None:
+        return loop_batch(level, prim, values, batched, params)
+    x, v = values
+    if not batched[0]:
+        (x,) = stack_all(level, [x], [False])
+    if batched[1]:
+        # v broadcasts into x[index]: line its per-example dims up with that region's
+        region = xp.empty(x.shape[1:], dtype=bool)[params["index"]].ndim
+        (v,) = align([v], [True], region)
+    return bind(prim, (x, v), {"index": index})
+
+
+def _cat_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    return bind(prim, tuple(stack_all(level, values, batched)), {"dim": params["dim"] + 1})
+
+
+cast_p.batch = broadcast_batch
+reshape_p.batch = _reshape_batch
+permute_p.batch = _permute_batch
+expand_p.batch = _expand_batch
+sum_to_shape_p.batch = _sum_to_shape_batch
+getitem_p.batch = _getitem_batch
+index_add_p.batch = _index_add_batch
+index_put_p.batch = _index_put_batch
+cat_p.batch = _cat_batch
