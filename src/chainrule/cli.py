@@ -27,10 +27,17 @@ def _exercise(argv: list[str]) -> int:
     return init_main(rest)
 
 
+def _serve(argv: list[str]) -> int:
+    from chainrule.serve.cli import serve_main
+
+    return serve_main(argv)
+
+
 COMMANDS = {
     "tour": (_tour, "train networks with chainrule and print what happened"),
     "check": (_check, "grade your own Value class: chainrule check solution.py"),
     "exercise": (_exercise, "start the exercise: chainrule exercise init [DIR]"),
+    "serve": (_serve, "the exercise as a local web page: chainrule serve [--port 8000]"),
 }
 
 
