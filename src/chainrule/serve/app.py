@@ -245,6 +245,7 @@ def create_app(
         Route("/", index, methods=["GET"]),
         *(Route(f"/static/{name}", static_file(name), methods=["GET"]) for name in _STATIC),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]),
         Route("/api/check", check, methods=["POST"]),
     ]
     middleware = [Middleware(_SecurityHeaders)]

@@ -115,7 +115,7 @@ def to_dot(graph: dict[str, Any]) -> str:
     Every string placed in the DOT text comes from :func:`sanitize`'s fixed alphabets, which
     exclude DOT's and records' special characters, so nothing needs escaping.
     """
-    lines = ["digraph G {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=11];']
+    lines = ["digraph G {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=13];']
     for n in graph["nodes"]:
         title = n["label"] or " "
         record = f"{{ {title} | data {_fmt(n['data'])} | grad {_fmt(n['grad'])} }}"
