@@ -555,3 +555,11 @@ def test_namespaces_probe():
 
     ok, reason = namespaces_available()
     assert isinstance(ok, bool) and reason
+
+
+def test_namespaces_probe_without_bwrap(monkeypatch):
+    from chainrule.serve import grading
+
+    monkeypatch.setattr(grading.shutil, "which", lambda name: None)
+    probe_once = grading.namespaces_available.__wrapped__  # the uncached probe
+    assert probe_once() == (False, "bubblewrap (bwrap) is not installed")
