@@ -148,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=40)
     parser.add_argument("--submissions", type=int, default=200)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--queue", type=int, default=None, help="server queue (4 per worker)")
+    parser.add_argument(
+        "--queue", type=int, default=None, help="server queue (the server's default: 64)"
+    )
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds per check")
     parser.add_argument("--deadline", type=float, default=900.0, help="seconds for the run")
     parser.add_argument("--max-growth-mb", type=float, default=30.0)
@@ -212,11 +214,16 @@ def main(argv: list[str] | None = None) -> int:
                     ok = bool(MIX[name][1](report))
                 except (KeyError, StopIteration, TypeError):
                     ok = False
+                timing = dict(
+                    re.findall(r"(\w+);dur=(\d+)", response.getheader("Server-Timing", ""))
+                )
                 outcome = {
                     "name": name,
                     "ok": ok,
                     "error": "" if ok else "wrong verdict",
                     "seconds": time.monotonic() - sent,
+                    "grade": float(timing.get("grade", "nan")) / 1000,
+                    "queue": float(timing.get("queue", "nan")) / 1000,
                 }
                 break
             with lock:
@@ -279,6 +286,16 @@ def main(argv: list[str] | None = None) -> int:
         pct = [_percentile(correct_lat, q) for q in (50, 95, 99)]
         print("latency, correct solutions (s):      " + _pcts(pct))
         print(f"  mean {statistics.mean(correct_lat):.2f} s over {len(correct_lat)}")
+        grade = [r["grade"] for r in answered if r["name"] == "correct"]
+        queue = [r["queue"] for r in answered if r["name"] == "correct"]
+        print(
+            "  of which grading (Server-Timing):  "
+            + _pcts([_percentile(grade, q) for q in (50, 95, 99)])
+        )
+        print(
+            "  of which queued (Server-Timing):   "
+            + _pcts([_percentile(queue, q) for q in (50, 95, 99)])
+        )
     print(f"503 answers (then retried): {refused[0]}")
     print(f"answered with the right verdict: {len(answered)}; wrong: {len(wrong)}; lost: {lost}")
     for r in wrong[:5]:

@@ -96,6 +96,7 @@ def test_correct_solution_passes_with_check_json(client, tmp_path):
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     report = r.json()
     assert report["passed"] is True and report["exit_code"] == 0
+    assert re.fullmatch(r"queue;dur=\d+, grade;dur=\d+", r.headers["server-timing"])
     assert report["file"] == "solution.py"
     assert set(report) == {
         "file", "passed", "exit_code", "summary", "checks", "sandbox", "limits", "output"

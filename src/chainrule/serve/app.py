@@ -171,8 +171,9 @@ def create_app(
 
     Args:
         workers: at most this many gradings run at once (default: the number of CPU cores).
-        queue_size: at most this many more wait for a grader (default: 4 per worker); beyond
-            that, submissions get 503 with Retry-After.
+        queue_size: at most this many more wait for a grader (default: 64, or 4 per worker
+            if that is more: a classroom's worth, so that a closed loop of learners is served
+            first come, first served); beyond that, submissions get 503 with Retry-After.
         timeout: seconds per check, as ``chainrule check --timeout``.
         memory_mb: the sandbox's memory limit, as ``chainrule check --memory``.
         grade: ``grade(code, cancel_event) -> report dict``; the sandboxed grader by default
@@ -181,7 +182,7 @@ def create_app(
             rebinding); any host when None.
     """
     workers = workers or os.cpu_count() or 1
-    queue_size = 4 * workers if queue_size is None else queue_size
+    queue_size = max(64, 4 * workers) if queue_size is None else queue_size
     if grade is None:
         from chainrule.serve.grading import grade_code
 
@@ -223,7 +224,7 @@ def create_app(
             code = await _read_code(request)
         except _BadRequest as e:
             return _error(e.status, e.reason)
-        grading = asyncio.ensure_future(pool().submit(code))
+        grading = asyncio.ensure_future(pool().submit_timed(code))
         gone = asyncio.ensure_future(_wait_for_disconnect(request.receive))
         await asyncio.wait({grading, gone}, return_when=asyncio.FIRST_COMPLETED)
         if not grading.done():  # the client disconnected: stop its grader
@@ -232,14 +233,16 @@ def create_app(
             return _error(499, "client closed the request")
         gone.cancel()
         try:
-            report = grading.result()
+            report, waited, graded = grading.result()
         except Busy as e:
             msg = f"every grader is busy; retry in {e.retry_after} s"
             return _error(503, msg, {"Retry-After": str(e.retry_after)})
         except Exception as e:  # the grader's own failure, not the learner's: say so
             return _error(500, f"the grader failed: {type(e).__name__}")
         report = await asyncio.to_thread(_attach_graph, report)
-        return JSONResponse(report)
+        # Where the time went, for load tests and browser dev tools (milliseconds).
+        timing = f"queue;dur={waited * 1000:.0f}, grade;dur={graded * 1000:.0f}"
+        return JSONResponse(report, headers={"Server-Timing": timing})
 
     routes = [
         Route("/", index, methods=["GET"]),

@@ -32,9 +32,7 @@ def serve_main(argv: list[str]) -> int:
     parser.add_argument(
         "--workers", type=int, default=cores, help=f"gradings at once (cores: {cores})"
     )
-    parser.add_argument(
-        "--queue", type=int, default=None, help="submissions that may wait (4 per worker)"
-    )
+    parser.add_argument("--queue", type=int, default=None, help="submissions that may wait (64)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per check (10)")
     parser.add_argument("--memory", type=int, default=1024, help="memory limit in MiB (1024)")
     parser.add_argument(

@@ -78,6 +78,12 @@ class GraderPool:
 
     async def submit(self, code: str) -> dict[str, Any]:
         """Grade ``code``; raises :class:`Busy` at once when the pool and queue are full."""
+        report, _, _ = await self.submit_timed(code)
+        return report
+
+    async def submit_timed(self, code: str) -> tuple[dict[str, Any], float, float]:
+        """:meth:`submit`, also returning the seconds spent waiting and grading."""
+        queued = time.monotonic()
         if self.admitted >= self.workers + self.queue_size:
             self.refused += 1
             raise Busy(self.retry_after())
@@ -110,7 +116,7 @@ class GraderPool:
             future.add_done_callback(_consume_exception)
             raise
         self.completed += 1
-        return result
+        return result, start - queued, time.monotonic() - start
 
     def close(self) -> None:
         """Stop accepting work; running gradings finish in their threads."""
