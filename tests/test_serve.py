@@ -253,6 +253,7 @@ def test_body_over_64_kib_is_413(client):
         (b'{"code": 5}', '"code" must be a string, not a number'),
         (b'{"code": null}', '"code" must be a string, not null'),
         (b'{"code": ["a"]}', '"code" must be a string, not an array'),
+        (b"[" * 30000 + b"]" * 30000, "malformed JSON: nested too deeply"),
         (b"[" * 100000 + b"]" * 100000, None),
     ],
 )
@@ -564,3 +565,27 @@ def test_namespaces_probe_without_bwrap(monkeypatch):
     monkeypatch.setattr(grading.shutil, "which", lambda name: None)
     probe_once = grading.namespaces_available.__wrapped__  # the uncached probe
     assert probe_once() == (False, "bubblewrap (bwrap) is not installed")
+
+
+def test_graph_uses_chainrule_viz_when_it_draws_and_falls_back_when_it_fails(monkeypatch):
+    import sys
+    import types
+
+    graph = graph_module.sanitize(probe(_learner_value_class(), None))
+    seen = []
+
+    def draw(root):
+        seen.append(sorted(n.label for n in root._prev))  # micrograd-style proxies
+        return "<svg>from viz</svg>"
+
+    fake = types.ModuleType("chainrule.viz")
+    fake.draw = draw
+    monkeypatch.setitem(sys.modules, "chainrule.viz", fake)
+    assert graph_module.render_svg(graph) == "<svg>from viz</svg>" and seen == [["a", "b"]]
+
+    def broken(root):
+        raise TypeError("draw() wants something else")
+
+    fake.draw = broken
+    svg = graph_module.render_svg(graph)
+    assert svg is None or "from viz" not in svg  # graphviz's dot, or nothing without it

@@ -151,10 +151,13 @@ def _viz_svg(graph: dict[str, Any]) -> str | None:
         nodes[dst]._prev.add(nodes[src])
     try:
         drawn = draw(nodes[graph["nodes"][0]["id"]])
-        svg = drawn if isinstance(drawn, str) else getattr(drawn, "_repr_svg_", lambda: None)()
-    except Exception:  # a different signature or a failure: fall back to dot
+        if hasattr(drawn, "pipe"):  # a graphviz.Digraph
+            drawn = drawn.pipe(format="svg").decode("utf-8", errors="replace")
+        elif hasattr(drawn, "_repr_svg_"):
+            drawn = drawn._repr_svg_()
+    except Exception:  # a different signature or a failure: fall back to our own DOT
         return None
-    return svg if isinstance(svg, str) and "<svg" in svg else None
+    return drawn if isinstance(drawn, str) and "<svg" in drawn else None
 
 
 def render_svg(graph: dict[str, Any], timeout: float = 5.0) -> str | None:
