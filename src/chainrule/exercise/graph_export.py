@@ -18,8 +18,9 @@ JSON-safe dict::
 Nothing the learner's objects return is trusted: only instances of the learner's class are
 followed, at most ``MAX_NODES`` nodes and ``MAX_PREV`` inputs per node; numbers are kept only
 when they are ints or floats (non-finite ones become the strings "nan", "inf", "-inf"), and an
-op only as a short string of safe characters. The parent must validate the dict again (it
-trusts the worker no more than the learner): ``chainrule.serve.graph.sanitize`` does.
+op only as a short string of safe characters. The grader's parent process validates the dict
+again with :func:`validate` (it trusts the worker no more than the learner) before the report
+carries it as ``"graph"``.
 
 >>> class V:
 ...     def __init__(self, data, _children=(), _op=""):
@@ -67,15 +68,22 @@ trusts the worker no more than the learner): ``chainrule.serve.graph.sanitize`` 
 from __future__ import annotations
 
 import math
+import re
 from itertools import islice
 from typing import Any
 
-__all__ = ["EXAMPLE", "MAX_NODES", "MAX_PREV", "probe"]
+__all__ = ["ACCEPT_EDGES", "ACCEPT_NODES", "EXAMPLE", "MAX_NODES", "MAX_PREV", "probe", "validate"]
 
 EXAMPLE = "c = x*2 + (x+1), x = 3"
 MAX_NODES = 32  # the example has 6 Values; a learner's class that adds hidden nodes is cut here
 MAX_PREV = 8
 _OP_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-*/^_.() ")
+# What the parent accepts (validate): more than the worker sends, never more than this.
+ACCEPT_NODES = 64
+ACCEPT_EDGES = 256
+_LABELS = {"", "x", "a", "b", "c", "1", "2"}
+_OP = re.compile(r"[A-Za-z0-9+\-*/^_. ()]{0,8}")
+_NONFINITE = {"nan", "inf", "-inf"}
 
 
 def _number(value: Any) -> float | str | None:
@@ -127,7 +135,11 @@ def probe(value_class: type, params: Any) -> dict[str, Any]:
                 "grad": _number(_attr(node, "grad")),
             }
         )
-        for parent in _inputs(node, value_class):
+        # _prev is usually a set, whose order follows the objects' addresses: the example's
+        # named nodes go first, by name, so the same class always exports the same graph.
+        inputs = _inputs(node, value_class)
+        inputs.sort(key=lambda p: (id(p) not in names, names.get(id(p), "")))
+        for parent in inputs:
             if id(parent) not in ids:
                 if len(keep) >= MAX_NODES:
                     truncated = True
@@ -161,3 +173,66 @@ def _inputs(node: Any, value_class: type) -> list[Any]:
     except Exception:  # a _prev whose iteration raises: keep what was read
         pass
     return found
+
+
+def _accept_number(value: Any) -> float | str | None:
+    if isinstance(value, bool):
+        return None
+    if type(value) in (int, float):
+        try:
+            f = float(value)
+        except OverflowError:  # an int beyond float range
+            return None
+        return f if math.isfinite(f) else str(f)
+    if type(value) is str and value in _NONFINITE:
+        return value
+    return None
+
+
+def validate(graph: Any) -> dict[str, Any] | None:
+    """The parent's check of what the worker sent: only the expected keys, types and alphabets.
+
+    Returns a fresh dict (nothing of the input is kept by reference), or None when ``graph``
+    is not a graph at all. Labels come from the fixed set the probe uses, ops from a short
+    fixed alphabet (no quote, bracket or angle bracket: safe in DOT records and HTML), numbers
+    are finite floats or the strings "nan"/"inf"/"-inf", at most ``ACCEPT_NODES`` nodes and
+    ``ACCEPT_EDGES`` edges between known nodes. The input has already passed the runner's
+    message caps (1 MiB, nesting depth 20).
+    """
+    if not isinstance(graph, dict):
+        return None
+    raw_nodes, raw_edges = graph.get("nodes"), graph.get("edges")
+    if not isinstance(raw_nodes, list) or not isinstance(raw_edges, list) or not raw_nodes:
+        return None
+    nodes = []
+    for raw in raw_nodes[:ACCEPT_NODES]:
+        if not isinstance(raw, dict) or type(raw.get("id")) is not int:
+            return None
+        label, op = raw.get("label"), raw.get("op")
+        nodes.append(
+            {
+                "id": raw["id"],
+                "label": label if type(label) is str and label in _LABELS else "",
+                "op": op if type(op) is str and _OP.fullmatch(op) else "?",
+                "data": _accept_number(raw.get("data")),
+                "grad": _accept_number(raw.get("grad")),
+            }
+        )
+    known = {n["id"] for n in nodes}
+    if len(known) != len(nodes):
+        return None
+    edges = []
+    for raw in raw_edges[:ACCEPT_EDGES]:
+        if (
+            isinstance(raw, list)
+            and len(raw) == 2
+            and all(type(v) is int and v in known for v in raw)
+        ):
+            edges.append([raw[0], raw[1]])
+    example = graph.get("example")
+    return {
+        "example": example[:80] if type(example) is str else "",
+        "nodes": nodes,
+        "edges": edges,
+        "truncated": graph.get("truncated") is True or len(raw_nodes) > ACCEPT_NODES,
+    }
