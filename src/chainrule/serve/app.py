@@ -4,12 +4,12 @@ Routes:
 
 - ``GET /``: the page (task, editor with the starter of ``chainrule exercise init``, Check);
   ``GET /static/app.js`` and ``/static/app.css``: its script and style, package files.
-- ``POST /api/check`` with ``{"code": "..."}``: the JSON of ``chainrule check --json``; when the
-  grader exported the learner's graph (all required checks pass), also ``graph_svg`` (or
-  ``null``) and ``graph_text``. 413 over 64 KiB, 400 for malformed JSON or a missing or
-  non-string ``code``, 415 for a body that is not ``application/json``, 503 with
-  ``Retry-After`` when every grader is busy and the queue is full. Errors are
-  ``{"error": "one line"}``.
+- ``POST /api/check`` with ``{"code": "..."}``: the JSON of ``chainrule check --json`` (its
+  ``graph``, the learner's example graph, is set when every required check passes), plus two
+  keys for the page: ``graph_svg`` (the drawing, or ``null``) and ``graph_text``. 413 over
+  64 KiB, 400 for malformed JSON or a missing or non-string ``code``, 415 for a body that is
+  not ``application/json``, 503 with ``Retry-After`` when every grader is busy and the queue
+  is full. Errors are ``{"error": "one line"}``.
 - ``GET /healthz``: ``{"status": "ok", ...pool counts}``.
 
 What the learner sends or prints is data, never markup: the page builds the report with
@@ -140,10 +140,9 @@ async def _wait_for_disconnect(receive: Receive) -> None:
 
 
 def _attach_graph(report: dict[str, Any]) -> dict[str, Any]:
-    """Validate the exported graph (if any) and draw it; runs in a thread (dot is a process)."""
-    if "graph" not in report:
-        return report
-    graph = graph_module.sanitize(report["graph"]) if report.get("passed") else None
+    """Draw the report's graph (the grader exported and validated it; it is checked once more,
+    since ``grade`` may be any callable); runs in a thread (dot is a process)."""
+    graph = graph_module.sanitize(report.get("graph")) if report.get("passed") else None
     report["graph"] = graph
     report["graph_svg"] = graph_module.render_svg(graph) if graph else None
     report["graph_text"] = graph_module.render_text(graph) if graph else None
@@ -166,6 +165,7 @@ def create_app(
     memory_mb: int = 1024,
     grade: Grade | None = None,
     allowed_hosts: list[str] | None = None,
+    namespaces: bool | None = None,
 ) -> Starlette:
     """The Starlette app; ``uvicorn.run(create_app(), ...)`` serves it.
 
@@ -180,6 +180,8 @@ def create_app(
             (tests pass their own).
         allowed_hosts: accepted ``Host`` headers (guards a loopback server against DNS
             rebinding); any host when None.
+        namespaces: passed to the grader: True requires bubblewrap (``chainrule serve`` passes
+            True where it works), False does without, None uses it where it works.
     """
     workers = workers or os.cpu_count() or 1
     queue_size = max(64, 4 * workers) if queue_size is None else queue_size
@@ -187,7 +189,9 @@ def create_app(
         from chainrule.serve.grading import grade_code
 
         def grade(code: str, cancel: threading.Event) -> dict[str, Any]:
-            return grade_code(code, timeout=timeout, memory_mb=memory_mb, cancel=cancel)
+            return grade_code(
+                code, timeout=timeout, memory_mb=memory_mb, cancel=cancel, namespaces=namespaces
+            )
 
     page = _page()
     static = {

@@ -1,9 +1,10 @@
 """Draw the graph the grader exported (``chainrule.exercise.graph_export``) as SVG, or as text.
 
 The learner's objects never leave the sandboxed worker: what arrives here is a dict of nodes
-and edges, which :func:`sanitize` validates again (it came through a process that ran the
-learner's code). :func:`render_svg` draws it with ``chainrule.viz`` when that is importable and
-accepts the graph, else with graphviz's ``dot`` (layout by dot; this module only writes DOT
+and edges that the grader's parent process validated
+(:func:`chainrule.exercise.graph_export.validate`, also available here as :func:`sanitize`).
+:func:`render_svg` draws it with ``chainrule.viz`` when that is importable and accepts the
+graph, else with graphviz's ``dot`` (layout by dot; this module only writes DOT
 text), else returns None and the page shows :func:`render_text`. The page shows the SVG in an
 ``<img>``, where an SVG can run no script.
 
@@ -17,71 +18,18 @@ x = 2 (grad nan)
 
 from __future__ import annotations
 
-import math
-import re
 import shutil
 import subprocess
 from typing import Any
 
+from chainrule.exercise.graph_export import ACCEPT_NODES, validate
+
 __all__ = ["render_svg", "render_text", "sanitize"]
 
-MAX_NODES = 64
-MAX_EDGES = 256
-_LABELS = {"", "x", "a", "b", "c", "1", "2", "w", "y", "loss"}
-_OP = re.compile(r"[A-Za-z0-9+\-*/^_. ()]{0,8}")
-_NONFINITE = {"nan", "inf", "-inf"}
-
-
-def _number(value: Any) -> float | str | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        f = float(value)
-        return f if math.isfinite(f) else str(f)
-    if isinstance(value, str) and value in _NONFINITE:
-        return value
-    return None
-
-
-def sanitize(graph: Any) -> dict[str, Any] | None:
-    """The graph with only expected keys and types, or None when it is not a graph at all."""
-    if not isinstance(graph, dict):
-        return None
-    raw_nodes, raw_edges = graph.get("nodes"), graph.get("edges")
-    if not isinstance(raw_nodes, list) or not isinstance(raw_edges, list) or not raw_nodes:
-        return None
-    nodes = []
-    for raw in raw_nodes[:MAX_NODES]:
-        if not isinstance(raw, dict) or type(raw.get("id")) is not int:
-            return None
-        label, op = raw.get("label"), raw.get("op")
-        nodes.append(
-            {
-                "id": raw["id"],
-                "label": label if isinstance(label, str) and label in _LABELS else "",
-                "op": op if isinstance(op, str) and _OP.fullmatch(op) else "?",
-                "data": _number(raw.get("data")),
-                "grad": _number(raw.get("grad")),
-            }
-        )
-    known = {n["id"] for n in nodes}
-    if len(known) != len(nodes):
-        return None
-    edges = []
-    for raw in raw_edges[:MAX_EDGES]:
-        if (
-            isinstance(raw, list)
-            and len(raw) == 2
-            and all(type(v) is int and v in known for v in raw)
-        ):
-            edges.append([raw[0], raw[1]])
-    example = graph.get("example")
-    return {
-        "example": example[:80] if isinstance(example, str) else "",
-        "nodes": nodes,
-        "edges": edges,
-        "truncated": bool(graph.get("truncated")) or len(raw_nodes) > MAX_NODES,
-    }
+# The parent's validation lives with the exporter, in the grader: the report's "graph" has
+# passed it already. sanitize is the same function, for a dict from anywhere else.
+sanitize = validate
+MAX_NODES = ACCEPT_NODES
 
 
 def _fmt(value: float | str | None) -> str:
@@ -132,32 +80,30 @@ def to_dot(graph: dict[str, Any]) -> str:
 
 
 def _viz_svg(graph: dict[str, Any]) -> str | None:
-    """chainrule.viz's drawing, when that package exists and draws micrograd-style objects."""
+    """chainrule.viz's drawing (micrograd's records, the viz issue's colours), or None."""
     try:
-        from chainrule import viz  # the viz issue's module; absent on older trees
-    except ImportError:
-        return None
-    draw = getattr(viz, "draw", None)
-    if draw is None:
+        from chainrule.viz import draw
+    except ImportError:  # the viz package needs nothing optional to import; still, be safe
         return None
 
     class _Node:  # the attributes micrograd's Value has; no learner code behind them
         def __init__(self, n: dict[str, Any]) -> None:
-            self.data, self.grad = n["data"], n["grad"]
+            self.data, self.grad = _as_float(n["data"]), _as_float(n["grad"])
             self._op, self.label, self._prev = n["op"], n["label"], set()
 
     nodes = {n["id"]: _Node(n) for n in graph["nodes"]}
     for src, dst in graph["edges"]:
         nodes[dst]._prev.add(nodes[src])
     try:
-        drawn = draw(nodes[graph["nodes"][0]["id"]])
-        if hasattr(drawn, "pipe"):  # a graphviz.Digraph
-            drawn = drawn.pipe(format="svg").decode("utf-8", errors="replace")
-        elif hasattr(drawn, "_repr_svg_"):
-            drawn = drawn._repr_svg_()
-    except Exception:  # a different signature or a failure: fall back to our own DOT
+        svg = draw(nodes[graph["nodes"][0]["id"]], max_nodes=ACCEPT_NODES).svg()
+    except Exception:  # no renderer (neither dot nor matplotlib), or a drawing failure
         return None
-    return drawn if isinstance(drawn, str) and "<svg" in drawn else None
+    return svg if isinstance(svg, str) and "<svg" in svg else None
+
+
+def _as_float(value: float | str | None) -> float:
+    # validate's numbers: a finite float, "nan"/"inf"/"-inf", or None for "not a number".
+    return float(value) if value is not None else float("nan")
 
 
 def render_svg(graph: dict[str, Any], timeout: float = 5.0) -> str | None:
