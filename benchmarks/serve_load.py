@@ -55,7 +55,7 @@ def _check(report: dict[str, Any], name: str) -> dict[str, Any]:
 
 # name -> (share of the submissions, the verdict it must get)
 MIX: dict[str, tuple[float, Any]] = {
-    "correct": (0.55, lambda r: r["passed"] is True),
+    "correct": (0.55, lambda r: r["passed"] is True and bool(r["graph_text"])),
     "assign_grad": (0.12, _accumulation_fails),
     "relu_negative": (0.09, lambda r: _check(r, "grad_relu")["status"] == "fail"),
     "bfs_order": (0.09, lambda r: _check(r, "topo_order")["status"] == "fail"),
