@@ -11,7 +11,7 @@ $(BIN)/python:
 
 # Stamps record which extras are installed, so repeated runs skip pip.
 $(VENV)/.demo: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[cli,data,viz]"
+	$(BIN)/pip install -q -e ".[cli,data,viz,serve]"
 	touch $@
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python

@@ -39,12 +39,19 @@ def _graph(argv: list[str]) -> int:
     return graph_main(argv)
 
 
+def _serve(argv: list[str]) -> int:
+    from chainrule.serve.cli import serve_main
+
+    return serve_main(argv)
+
+
 COMMANDS = {
     "tour": (_tour, "train networks, run every lesson, write chainrule-out/index.html"),
     "lesson": (_lesson, "run one of the lesson's experiments: chainrule lesson [NAME]"),
     "check": (_check, "grade your own Value class: chainrule check solution.py"),
     "exercise": (_exercise, "start the exercise: chainrule exercise init [DIR]"),
     "graph": (_graph, 'draw an expression and its gradients: chainrule graph "x*y" x=2 y=3'),
+    "serve": (_serve, "the exercise as a local web page: chainrule serve [--port 8000]"),
 }
 
 

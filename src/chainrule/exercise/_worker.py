@@ -10,7 +10,9 @@ signal, then Landlock, seccomp and the audit hook. The protocol is JSON lines:
   chainrule's import root), then one ``{"check": name, "params": ...}`` per check, then EOF;
 - worker -> parent on RES_FD: ``{"type": "ready", "layers": ...}`` once the sandbox is up,
   ``{"type": "loaded", ...}`` after importing the learner's file, one ``{"type": "result",
-  ...}`` per check, and ``{"type": "event", ...}`` whenever the audit hook refuses something.
+  ...}`` per check (and one for ``{"check": "graph"}``, the lesson's example built with the
+  learner's class, asked for once every required check passed), and ``{"type": "event",
+  ...}`` whenever the audit hook refuses something.
 
 The learner's own prints go to stdout/stderr, a separate pipe the parent reads with a cap, so
 they cannot corrupt the protocol by accident. The worker observes; the parent judges.
@@ -143,6 +145,8 @@ def main(argv: list[str]) -> int:
     if chainrule_root not in sys.path:
         sys.path.insert(0, chainrule_root)  # so that `from chainrule.scalar import Value` works
     checks = _load_by_path("_chainrule_exercise_checks", here / "checks.py")
+    # The page's drawing of the lesson's example (standard library only, like checks.py).
+    graph_export = _load_by_path("_chainrule_exercise_graph", here / "graph_export.py")
 
     # Everything the worker itself needs later is imported now, before the hook watches.
     import faulthandler
@@ -240,6 +244,10 @@ def main(argv: list[str]) -> int:
     chan.send({"type": "loaded", "ok": True})
 
     probes = {check.name: check.probe for check in checks.CHECKS}
+    # Not a check: asked for only after every required check passed, answered like one (a
+    # "result" message through the same capped pipe, judged by nobody, validated by the
+    # parent).
+    probes["graph"] = graph_export.probe
     while True:
         request = chan.read()
         if request is None:

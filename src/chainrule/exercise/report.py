@@ -79,6 +79,9 @@ class Report:
     output_bytes: int = 0
     output_truncated: bool = False
     cancelled: bool = False
+    # The lesson's example drawn from the learner's class (graph_export.validate's dict), only
+    # on a passing report.
+    graph: dict[str, Any] | None = None
 
     @property
     def isolation(self) -> str:
@@ -126,6 +129,7 @@ class Report:
                     "events": [asdict(e) for e in self.events],
                 },
                 "limits": self.limits,
+                "graph": self.graph,
                 "output": {
                     "text": self.output,
                     "bytes": self.output_bytes,

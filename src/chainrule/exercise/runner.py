@@ -31,6 +31,10 @@ and goes on with the remaining checks in a fresh worker; a worker that dies (a s
 the rest are marked "not run", so an infinite loop in ``backward()`` costs two timeouts, not one
 per check.
 
+When every required check passes, the same worker is asked for one more probe, the lesson's
+example built with the learner's class (``graph_export.probe``); its answer comes through the
+same capped pipe, is validated again here and becomes the report's ``graph`` (a page draws it).
+
 :func:`grade_source` grades a string (for a server): thread-safe, and cancellable with a
 :class:`threading.Event` (the worker is killed within about 0.1 s of ``cancel.set()``).
 """
@@ -58,6 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from chainrule.exercise import checks as checks_module
+from chainrule.exercise import graph_export
 from chainrule.exercise import sandbox as sandbox_module
 from chainrule.exercise.namespaces import bwrap_argv, bwrap_status
 from chainrule.exercise.report import CheckResult, Report, SandboxEvent, escape_text
@@ -826,6 +831,7 @@ def _grade(
     pending = list(selected)
     restarts = 0
     cancelled = False
+    graph: dict[str, Any] | None = None
     workdir = None if use_ns else tempfile.mkdtemp(prefix="chainrule-check-")
     try:
         while pending:
@@ -884,6 +890,9 @@ def _grade(
                         "import", True, "pass", f"imported {filename} and found class Value"
                     )
                 restart = _run_pending(worker, pending, params, results, filename, limits)
+                if restart is None and _all_pass(selected, results) and not sink.events:
+                    # The same worker, the same capped pipe: one more probe, then the kill.
+                    graph = _export_graph(worker, timeout)
                 if restart is not None:  # a timeout or a crash: next round, fresh worker
                     restarts += 1
                     if restarts >= MAX_RESTARTS and pending:
@@ -928,7 +937,7 @@ def _grade(
             )
         )
     ordered.append(_sandbox_result(sink.events))
-    return Report(
+    report = Report(
         file=filename,
         checks=ordered,
         events=sink.events,
@@ -939,6 +948,37 @@ def _grade(
         output_truncated=sink.total > len(sink.out),
         cancelled=cancelled,
     )
+    if report.passed and not cancelled:  # the graph is the reward for a complete class
+        report.graph = graph
+    return report
+
+
+def _all_pass(selected: list[checks_module.Check], results: dict[str, CheckResult]) -> bool:
+    return all(results[c.name].status == "pass" for c in selected if c.required)
+
+
+def _export_graph(worker: _Worker, timeout: float) -> dict[str, Any] | None:
+    """The lesson's example built with the learner's class (``graph_export.probe``), or None.
+
+    Asked of the worker that has just passed every check, like one more check: the answer
+    comes through the same size- and depth-capped pipe, and is validated here
+    (:func:`graph_export.validate`) before the report carries it. A hang, a crash or anything
+    malformed costs the picture, never the verdict. A refused operation during the export is
+    a sandbox event like any other (and fails the sandbox check).
+    """
+    worker.sink.phase = "graph"
+    deadline = time.monotonic() + timeout
+    try:
+        worker.send({"check": "graph", "params": None}, deadline)
+        message = worker.receive(deadline, "result")
+    except (TimeoutError, _Died):
+        return None
+    if message.get("check") != "graph" or "obs" not in message:
+        return None
+    try:
+        return graph_export.validate(message["obs"])
+    except Exception:  # validate never raises on JSON input; a bug here must not cost the verdict
+        return None
 
 
 def _namespaces_layer(status: str) -> str:
