@@ -7,6 +7,7 @@ from typing import Any
 
 from chainrule import _backend
 from chainrule._backend import xp
+from chainrule.autograd.grad_mode import STATE
 from chainrule.tensor import Tensor
 
 _generator: list[Any] = [xp.random.default_rng()]
@@ -18,6 +19,12 @@ def manual_seed(seed: int) -> None:
 
 
 def _rng() -> Any:
+    if STATE.no_random:  # inside vmap(..., randomness="error")
+        raise RuntimeError(
+            "vmap: called a random function (rand, randn, dropout...) inside vmap with "
+            "randomness='error'. Pass randomness='same' to share one draw across the batch, "
+            "or draw the random values outside vmap and pass them in as a batched argument."
+        )
     return _generator[0]
 
 

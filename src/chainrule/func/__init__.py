@@ -4,6 +4,7 @@ and ``custom_vjp``/``custom_jvp`` for functions with their own derivative rules.
 
 from chainrule.func.api import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
 from chainrule.func.custom import custom_jvp, custom_vjp
+from chainrule.func.vmap import vmap
 
 __all__ = [
     "custom_jvp",
@@ -16,4 +17,5 @@ __all__ = [
     "jvp",
     "value_and_grad",
     "vjp",
+    "vmap",
 ]

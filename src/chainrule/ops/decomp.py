@@ -122,10 +122,9 @@ def _gap_inverse(w: Any, op: str) -> Any:
 
 def _batch_direct(level: Any, prim: Primitive, values: list, batched: list, params: dict):
     """numpy.linalg broadcasts over leading dims: the batch axis is one more of them."""
-    rank = max(batch_rank(v, b) for v, b in zip(values, batched))
-    values = align(values, batched, rank)
-    if len(values) > 1:  # the solves want both operands with the batch axis
-        values = stack_all(level, values, batched)
+    if len(values) > 1:  # the solves: both operands with the batch axis, ranks aligned
+        rank = max(batch_rank(v, b) for v, b in zip(values, batched))
+        values = align(stack_all(level, values, batched), [True] * len(values), rank)
     return bind(prim, tuple(values), params)
 
 

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from chainrule._backend import xp
+from chainrule.ops import elementwise as E
 from chainrule.ops import reduce as R
 from chainrule.ops import shape as S
 from chainrule.ops._primitive import Primitive, bind, public
@@ -184,6 +185,30 @@ linear_p.defjvp(
     lambda t, out, x, w, *bias: _mm(x, S.permute_to(t, (1, 0))),
     lambda t, out, x, w, b: expand(t, (*x.shape[:-1], w.shape[0])),
 )
+
+
+def _linear_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    if not any(batched[1:]):  # a batch of inputs through shared weights: one bigger product
+        return bind(prim, tuple(values), params)
+    # per-example weights (vmap over models, or a stacked weight tangent): x @ w^T + b
+    x, w = values[:2]
+    bx, bw = batched[:2]
+    out = _matmul_batch(level, matmul_p, [x, _mT(w)], [bx, bw], {})
+    if len(values) == 3:
+        b, bb = values[2], batched[2]
+        rank = batch_rank(x, bx)
+        out, b = align([out, b], [True, bb], rank)
+        out = bind(E.add_p, (out, b), {})
+    return out
+
+
+def _mm_tn_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    a, b = values  # a^T b per example: the last two dims of a swapped, then a matmul
+    return _matmul_batch(level, matmul_p, [_mT(a), b], batched, {})
+
+
+linear_p.batch = _linear_batch
+outer_mm_p.batch = _mm_tn_batch
 
 
 def linear(x: Any, w: Any, b: Any = None) -> Any:

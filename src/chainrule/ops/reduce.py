@@ -16,7 +16,7 @@ from chainrule._backend import xp
 from chainrule.ops import shape as S
 from chainrule.ops._primitive import Primitive, bind, public
 from chainrule.ops.elementwise import _float_input, exp, maximum, minimum, sqrt
-from chainrule.ops.shape import _dims, squeeze, take_along_dim, to
+from chainrule.ops.shape import _dims, arg_extreme, squeeze, take_along_dim, to
 from chainrule.tensor import Tensor, wrap
 
 
@@ -91,10 +91,12 @@ def _reduce_batch(level: Any, prim: Primitive, values: list, batched: list, para
     dim = params["dim"]
     if dim is None:
         dim = tuple(range(v.ndim - 1))
-    return bind(prim, (v,), {**params, "dim": tuple(d + 1 for d in dim)})
+    nd = (v.ndim - 1) or 1
+    return bind(prim, (v,), {**params, "dim": tuple(d % nd + 1 for d in dim)})
 
 
-sum_p.batch = _reduce_batch  # the one reduction that cotangents and tangents pass through
+for _p in (sum_p, amax_p, amin_p, logsumexp_p):
+    _p.batch = _reduce_batch
 
 
 # --- public functions -----------------------------------------------------------------------
@@ -103,12 +105,16 @@ sum_p.batch = _reduce_batch  # the one reduction that cotangents and tangents pa
 @public()
 def argmax(x: Any, dim: int | None = None, keepdim: bool = False) -> Any:
     """Index of the maximum (flattened when ``dim`` is None). Integer result: no gradient."""
+    if x._level is not None:
+        return arg_extreme(xp.argmax, x, dim, keepdim)
     return wrap(xp.argmax(x.data, axis=dim, keepdims=keepdim))
 
 
 @public()
 def argmin(x: Any, dim: int | None = None, keepdim: bool = False) -> Any:
     """Index of the minimum (flattened when ``dim`` is None). Integer result: no gradient."""
+    if x._level is not None:
+        return arg_extreme(xp.argmin, x, dim, keepdim)
     return wrap(xp.argmin(x.data, axis=dim, keepdims=keepdim))
 
 
@@ -183,6 +189,9 @@ def _extreme(prim: Any, argfn: Any, x: Any, dim: Any, keepdim: bool, op: str) ->
     if dim is None:
         return bind(prim, (x,), {"dim": None, "keepdim": False})
     (d,) = _dims(x, dim, op) or (0,)
+    if x._level is not None:  # traced (vmap): indices as a batched value, values by amax
+        idx = arg_extreme(argfn, x, d, keepdim)
+        return MaxResult(bind(prim, (x,), {"dim": (d,), "keepdim": keepdim}), idx)
     # With a dim, PyTorch returns (values, indices) and the gradient goes to that index only.
     indices = xp.expand_dims(argfn(x.data, axis=d), d)
     values = take_along_dim(x, indices, d)

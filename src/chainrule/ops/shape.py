@@ -35,6 +35,8 @@ def to(x: Any, dtype: Any) -> Any:
     if x.data.dtype == dtype:
         return x
     if dtype.kind != "f":  # integers and bools carry no gradient: a constant, as in PyTorch
+        if x._level is not None:  # (batched under vmap: see constant_op)
+            return constant_op(lambda a: a.astype(dtype), x)
         return wrap(x.data.astype(dtype))
     return bind(cast_p, (x,), {"dtype": dtype})
 
@@ -491,6 +493,67 @@ def broadcast_batch(level: Any, prim: Primitive, values: list, batched: list, pa
     """Elementwise ops: align ranks, then the op broadcasts the batch axis itself."""
     rank = max(batch_rank(v, b) for v, b in zip(values, batched))
     return bind(prim, tuple(align(values, batched, rank)), params)
+
+
+# --- values without a derivative (comparisons, signs, arg-extremes) inside transforms --------
+# Outside transforms these are computed on the arrays directly (``wrap(x.data > y.data)``).
+# Inside a vmap that would read the stacked array as if it were one example's, so a traced
+# operand sends them through a primitive without derivatives: the batch level applies its
+# rule, derivative levels pass the value on as a constant.
+
+
+def is_traced(*xs: Any) -> bool:
+    """Whether some operand is a tracer of a function transform."""
+    return builtins.any(isinstance(x, Tensor) and x._level is not None for x in xs)
+
+
+nondiff_p = Primitive("nondiff", lambda *xs, fn: xp.asarray(fn(*xs)))
+nondiff_p.defvjp(None, None, None)  # not differentiable: levels treat the result as constant
+nondiff_p.defjvp(None, None, None)
+nondiff_p.batch = broadcast_batch  # pointwise functions only
+
+
+def constant_op(fn: Any, *xs: Any) -> Any:
+    """``fn`` (pointwise, on arrays) applied to traced operands, as a value without
+    derivative (grad mode off: the tape records nothing for it either)."""
+    from chainrule.autograd.grad_mode import STATE
+
+    prev = STATE.grad_enabled
+    STATE.grad_enabled = False
+    try:
+        return bind(nondiff_p, xs, {"fn": fn})
+    finally:
+        STATE.grad_enabled = prev
+
+
+arg_extreme_p = Primitive(
+    "arg_extreme", lambda x, fn, dim, keepdim: xp.asarray(fn(x, axis=dim, keepdims=keepdim))
+)
+arg_extreme_p.defvjp(None)
+arg_extreme_p.defjvp(None)
+
+
+def _arg_extreme_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    (v,) = values
+    if params["dim"] is None:  # over all of an example's entries: flatten them first
+        v = reshape_to(v, (v.shape[0], math.prod(v.shape[1:])))
+        return bind(prim, (v,), {**params, "dim": 1, "keepdim": False})
+    return bind(prim, (v,), {**params, "dim": params["dim"] % (v.ndim - 1) + 1})
+
+
+arg_extreme_p.batch = _arg_extreme_batch
+
+
+def arg_extreme(fn: Any, x: Any, dim: Any, keepdim: bool) -> Any:
+    """``argmax``/``argmin`` of a traced value (see ``constant_op``)."""
+    from chainrule.autograd.grad_mode import STATE
+
+    prev = STATE.grad_enabled
+    STATE.grad_enabled = False
+    try:
+        return bind(arg_extreme_p, (x,), {"fn": fn, "dim": dim, "keepdim": keepdim})
+    finally:
+        STATE.grad_enabled = prev
 
 
 def with_batch(shape: tuple[int, ...], size: int) -> tuple[int, ...]:

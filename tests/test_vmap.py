@@ -1,0 +1,217 @@
+"""``func.vmap``: the whole op table batched against a Python loop, nesting, composition with
+the derivative transforms in both orders, per-example gradients, and the argument checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from opinfo import OPS, OpInfo, as_tuple, make_inputs
+
+import chainrule as cr
+from chainrule import func
+from chainrule.func import batching
+
+B = 3
+
+
+def stacked_samples(info: OpInfo, seed: int = 0):
+    """Per sample: B independent draws of the inputs, and the inputs stacked (batch first)."""
+    rng = np.random.default_rng(seed)
+    for shapes in info.samples:
+        draws = [make_inputs(info, shapes, rng, requires_grad=False) for _ in range(B)]
+        stacked = [cr.tensor(np.stack([d[i].data for d in draws])) for i in range(len(shapes))]
+        yield draws, stacked
+
+
+@pytest.fixture
+def no_loop_fallback(monkeypatch):
+    """Fail if a primitive without a batching rule falls back to the per-example loop."""
+    used = []
+    original = batching.loop_batch
+
+    def spy(level, prim, values, batched, params):
+        used.append(prim.name)
+        return original(level, prim, values, batched, params)
+
+    monkeypatch.setattr(batching, "loop_batch", spy)
+    yield used
+
+
+@pytest.mark.parametrize("info", OPS, ids=str)
+def test_vmap_matches_a_loop(info: OpInfo, no_loop_fallback) -> None:
+    for draws, stacked in stacked_samples(info):
+        # every input batched, then each one batched alone (the others shared)
+        patterns = [tuple(0 for _ in stacked)]
+        if len(stacked) > 1:
+            patterns += [
+                tuple(0 if j == i else None for j in range(len(stacked)))
+                for i in range(len(stacked))
+            ]
+        for dims in patterns:
+            args = [s if d == 0 else draws[0][i] for i, (s, d) in enumerate(zip(stacked, dims))]
+            got = as_tuple(func.vmap(info.op, in_dims=dims)(*args))
+            loop = [
+                as_tuple(
+                    info.op(*[draws[k][i] if d == 0 else draws[0][i] for i, d in enumerate(dims)])
+                )
+                for k in range(B)
+            ]
+            for j, out in enumerate(got):
+                expected = np.stack([np.asarray(r[j].data) for r in loop])
+                assert out.shape == expected.shape, (info.name, dims, j)
+                np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
+    assert not no_loop_fallback, f"{info.name}: no batching rule for {set(no_loop_fallback)}"
+
+
+@pytest.mark.parametrize("info", [o for o in OPS if o.grad], ids=str)
+def test_per_example_vjp_matches_a_loop(info: OpInfo, no_loop_fallback) -> None:
+    """vmap over the pullback: the VJP rules run on batched primals and cotangents."""
+    for draws, stacked in stacked_samples(info, seed=1):
+        fn, _ = info.diff_fn(draws[0])
+        mask = info.diff_mask(draws[0])
+        diff_stacked = [s for s, m in zip(stacked, mask) if m]
+        outs = as_tuple(fn(*[d for d, m in zip(draws[0], mask) if m]))
+        rng = np.random.default_rng(5)
+        cts = [cr.tensor(rng.standard_normal((B, *o.shape))) for o in outs]
+        if any(o.dtype.kind != "f" for o in outs):
+            continue
+
+        n = len(diff_stacked)
+
+        def pullback(*xs_and_cts, n=n, fn=fn):
+            xs, vs = xs_and_cts[:n], xs_and_cts[n:]
+            _, vjp_fn = func.vjp(fn, *xs)
+            return vjp_fn(vs if len(vs) > 1 else vs[0])
+
+        got = func.vmap(pullback)(*diff_stacked, *cts)
+        for k in range(B):
+            xs = [s[k] for s in diff_stacked]
+            _, vjp_fn = func.vjp(fn, *xs)
+            vs = [c[k] for c in cts]
+            ref = vjp_fn(vs if len(vs) > 1 else vs[0])
+            for g, r in zip(got, ref):
+                np.testing.assert_allclose(g.data[k], r.data, rtol=1e-9, atol=1e-12)
+    assert not no_loop_fallback, f"{info.name}: no batching rule for {set(no_loop_fallback)}"
+
+
+# --- semantics ---------------------------------------------------------------------------------
+
+
+def mlp_loss(params, x, y):
+    w1, b1, w2, b2 = params
+    h = (x @ w1 + b1).tanh()
+    logits = h @ w2 + b2
+    return -(logits.log_softmax(-1) * y).sum()  # y one-hot: cross-entropy of one example
+
+
+def make_mlp(rng):
+    shapes = [(4, 8), (8,), (8, 3), (3,)]
+    return tuple(cr.tensor(rng.standard_normal(s) * 0.5) for s in shapes)
+
+
+def test_per_example_gradients_equal_a_loop():
+    rng = np.random.default_rng(0)
+    params = make_mlp(rng)
+    x = cr.tensor(rng.standard_normal((6, 4)))
+    y = cr.tensor(np.eye(3)[rng.integers(0, 3, 6)])
+    per_example = func.vmap(func.grad(mlp_loss), in_dims=(None, 0, 0))(params, x, y)
+    for k in range(6):
+        ref = func.grad(mlp_loss)(params, x[k], y[k])
+        for g, r in zip(per_example, ref):
+            np.testing.assert_allclose(g.data[k], r.data, rtol=1e-12, atol=1e-14)
+
+
+def test_in_dims_out_dims_and_nesting():
+    rng = np.random.default_rng(1)
+    a = cr.tensor(rng.standard_normal((3, 5, 2)))
+    b = cr.tensor(rng.standard_normal((2, 5)))
+    # batch over a's axis 1 and b's axis 1; put the batch axis last in the output
+    out = func.vmap(lambda u, v: u @ v, in_dims=(1, 1), out_dims=1)(a, b)
+    ref = np.stack([a.data[:, k] @ b.data[:, k] for k in range(5)], axis=1)
+    np.testing.assert_allclose(out.data, ref)
+    # nested: an outer product table
+    u, v = cr.tensor(rng.standard_normal(4)), cr.tensor(rng.standard_normal(3))
+    table = func.vmap(func.vmap(lambda p, q: p * q, in_dims=(None, 0)), in_dims=(0, None))(u, v)
+    np.testing.assert_allclose(table.data, np.outer(u.data, v.data))
+    # an output that does not depend on the batch is broadcast (or kept with out_dims=None)
+    c = func.vmap(lambda p: cr.tensor(2.0), in_dims=0)(u)
+    np.testing.assert_allclose(c.data, np.full(4, 2.0))
+    d = func.vmap(lambda p: (p * 2.0, cr.tensor(1.0)), out_dims=(0, None))(u)
+    assert d[1].shape == ()
+
+
+def test_composes_with_every_transform_in_both_orders():
+    rng = np.random.default_rng(2)
+    xs = cr.tensor(rng.standard_normal((4, 3)))
+
+    def f(x):
+        return (x.sin() * x).sum() + (x[0] * x[1]) ** 2
+
+    hess = [func.hessian(f)(xs[k]).data for k in range(4)]
+    jac = [func.jacrev(f)(xs[k]).data for k in range(4)]
+    np.testing.assert_allclose(func.vmap(func.hessian(f))(xs).data, np.stack(hess))
+    np.testing.assert_allclose(func.vmap(func.jacfwd(func.jacrev(f)))(xs).data, np.stack(hess))
+    np.testing.assert_allclose(func.vmap(func.jacrev(func.jacrev(f)))(xs).data, np.stack(hess))
+    np.testing.assert_allclose(func.vmap(func.jacfwd(f))(xs).data, np.stack(jac))
+    # transforms outside vmap: the Jacobian of the batched function is block diagonal
+    batched = func.vmap(func.grad(f))
+    for outer in (func.jacrev, func.jacfwd):
+        full = outer(batched)(xs).data  # (4, 3, 4, 3)
+        for k in range(4):
+            np.testing.assert_allclose(full[k, :, k, :], hess[k], atol=1e-12)
+            other = np.delete(full[k], k, axis=1)
+            np.testing.assert_allclose(other, 0.0, atol=1e-14)
+    # grad of a vmapped sum, and the eager tape through vmap
+    g = func.grad(lambda x: func.vmap(f)(x).sum())(xs)
+    np.testing.assert_allclose(g.data, np.stack(jac))
+    xt = xs.detach().clone().requires_grad_()
+    func.vmap(f)(xt).sum().backward()
+    np.testing.assert_allclose(xt.grad.data, np.stack(jac))
+
+
+def test_custom_rules_under_vmap():
+    from test_custom_rules import LegendreP3, cube, log1pexp
+
+    x = cr.tensor(np.linspace(-0.9, 0.9, 5))
+    np.testing.assert_allclose(
+        func.vmap(LegendreP3.apply)(x).data, 0.5 * (5 * x.data**3 - 3 * x.data)
+    )
+    d = func.vmap(func.grad(LegendreP3.apply))(x)
+    np.testing.assert_allclose(d.data, 1.5 * (5 * x.data**2 - 1))
+    np.testing.assert_allclose(func.vmap(func.grad(cube))(x).data, 3 * x.data**2)
+    sig = 1 / (1 + np.exp(-x.data))
+    np.testing.assert_allclose(func.vmap(func.grad(log1pexp))(x).data, sig)
+
+
+def test_linalg_under_vmap():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((4, 3, 3))
+    spd = cr.tensor(a @ np.swapaxes(a, -1, -2) + np.eye(3))
+    b = cr.tensor(rng.standard_normal((4, 3)))
+
+    def logdet_solve(m, v):
+        chol = cr.linalg.cholesky(m)
+        z = cr.linalg.solve_triangular(chol, v.reshape(3, 1), upper=False)
+        return (z * z).sum() + cr.linalg.slogdet(m)[1]
+
+    got = func.vmap(func.grad(logdet_solve, argnums=(0, 1)))(spd, b)
+    for k in range(4):
+        ref = func.grad(logdet_solve, argnums=(0, 1))(spd[k], b[k])
+        for g, r in zip(got, ref):
+            np.testing.assert_allclose(g.data[k], r.data, rtol=1e-10)
+
+
+def test_randomness_and_argument_errors():
+    x = cr.ones(3, 2)
+    with pytest.raises(RuntimeError, match="randomness='error'"):
+        func.vmap(lambda r: r * cr.rand(2))(x)
+    same = func.vmap(lambda r: r * cr.rand(2), randomness="same")(x)
+    np.testing.assert_allclose(same.data[0], same.data[1])
+    with pytest.raises(ValueError, match="different sizes"):
+        func.vmap(lambda p, q: p + q)(cr.ones(3), cr.ones(4))
+    with pytest.raises(ValueError, match="at least one argument must be batched"):
+        func.vmap(lambda p: p, in_dims=None)(cr.ones(3))
+    with pytest.raises(ValueError, match="out of range"):
+        func.vmap(lambda p: p, in_dims=2)(cr.ones(3))
+    with pytest.raises(ValueError, match="randomness"):
+        func.vmap(lambda p: p, randomness="different")
