@@ -19,7 +19,7 @@ from typing import Any
 
 from chainrule import _backend
 from chainrule._backend import xp
-from chainrule.ops._primitive import Primitive, bind, public
+from chainrule.ops._primitive import Primitive, bind, bind_constant, public
 from chainrule.tensor import Tensor, wrap
 
 # --- dtype conversion -----------------------------------------------------------------------
@@ -515,15 +515,8 @@ nondiff_p.batch = broadcast_batch  # pointwise functions only
 
 def constant_op(fn: Any, *xs: Any) -> Any:
     """``fn`` (pointwise, on arrays) applied to traced operands, as a value without
-    derivative (grad mode off: the tape records nothing for it either)."""
-    from chainrule.autograd.grad_mode import STATE
-
-    prev = STATE.grad_enabled
-    STATE.grad_enabled = False
-    try:
-        return bind(nondiff_p, xs, {"fn": fn})
-    finally:
-        STATE.grad_enabled = prev
+    derivative."""
+    return bind_constant(nondiff_p, xs, {"fn": fn})
 
 
 arg_extreme_p = Primitive(
@@ -546,14 +539,7 @@ arg_extreme_p.batch = _arg_extreme_batch
 
 def arg_extreme(fn: Any, x: Any, dim: Any, keepdim: bool) -> Any:
     """``argmax``/``argmin`` of a traced value (see ``constant_op``)."""
-    from chainrule.autograd.grad_mode import STATE
-
-    prev = STATE.grad_enabled
-    STATE.grad_enabled = False
-    try:
-        return bind(arg_extreme_p, (x,), {"fn": fn, "dim": dim, "keepdim": keepdim})
-    finally:
-        STATE.grad_enabled = prev
+    return bind_constant(arg_extreme_p, (x,), {"fn": fn, "dim": dim, "keepdim": keepdim})
 
 
 def with_batch(shape: tuple[int, ...], size: int) -> tuple[int, ...]:
