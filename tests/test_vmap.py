@@ -215,3 +215,61 @@ def test_randomness_and_argument_errors():
         func.vmap(lambda p: p, in_dims=2)(cr.ones(3))
     with pytest.raises(ValueError, match="randomness"):
         func.vmap(lambda p: p, randomness="different")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "linear",
+        "linear_per_example_weights",
+        "conv2d",
+        "cross_entropy",
+        "cross_entropy_targets",
+        "layer_norm",
+        "mse_loss",
+        "bce_logits",
+        "gelu",
+    ],
+)
+def test_nn_functional_under_vmap(name, no_loop_fallback):
+    """The kit's layers: values and per-example gradients against a loop, no loop fallback."""
+    import chainrule.nn.functional as F
+
+    rng = np.random.default_rng(4)
+
+    def t(*shape):
+        return cr.tensor(rng.standard_normal(shape))
+
+    w, b, cw = t(5, 4), t(5), t(2, 3, 3, 3)
+    target = cr.tensor(rng.integers(0, 4, (B, 2)))
+    probs = cr.tensor(rng.random((2, 4)))
+    cases = {
+        "linear": (lambda x: F.linear(x, w, b), [t(B, 2, 4)]),
+        "linear_per_example_weights": (lambda x, v: F.linear(x, v, b), [t(B, 2, 4), t(B, 5, 4)]),
+        "conv2d": (lambda x: F.conv2d(x, cw, padding=1), [t(B, 1, 3, 5, 5)]),
+        "cross_entropy": (lambda z: F.cross_entropy(z, target[0]), [t(B, 2, 4)]),
+        "cross_entropy_targets": (lambda z, y: F.cross_entropy(z, y), [t(B, 2, 4), target]),
+        "layer_norm": (lambda x: F.layer_norm(x, (4,)), [t(B, 2, 4)]),
+        "mse_loss": (lambda x: F.mse_loss(x, probs), [t(B, 2, 4)]),
+        "bce_logits": (lambda x: F.binary_cross_entropy_with_logits(x, probs), [t(B, 2, 4)]),
+        "gelu": (F.gelu, [t(B, 2, 4)]),
+    }
+    f, ins = cases[name]
+
+    def scalar(*a):
+        return f(*a).sum()
+
+    out = func.vmap(f)(*ins)
+    grads = func.vmap(func.grad(scalar))(*ins)
+    for k in range(B):
+        np.testing.assert_allclose(out.data[k], f(*[x[k] for x in ins]).data, rtol=1e-12)
+        ref = func.grad(scalar)(*[x[k] for x in ins])
+        np.testing.assert_allclose(grads.data[k], ref.data, rtol=1e-10, atol=1e-14)
+    assert not no_loop_fallback, f"{name}: no batching rule for {set(no_loop_fallback)}"
+
+
+def test_unsupported_under_vmap_says_so():
+    import chainrule.nn.functional as F
+
+    with pytest.raises(NotImplementedError, match="max_pool2d under vmap"):
+        func.vmap(lambda x: F.max_pool2d(x, 2))(cr.ones(2, 1, 4, 4))

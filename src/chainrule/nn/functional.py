@@ -27,6 +27,7 @@ from chainrule.ops import api as ops
 from chainrule.ops import conv, linalg, pool
 from chainrule.ops.api import FUNCTIONAL
 from chainrule.ops.loss import cross_entropy_rows
+from chainrule.ops.shape import batch_traced
 from chainrule.tensor import Tensor
 
 globals().update(FUNCTIONAL)  # relu, sigmoid, softmax, ...: declared with their primitives
@@ -279,6 +280,11 @@ def max_pool2d(
         raise NotImplementedError(
             "max_pool2d: dilation, ceil_mode and return_indices are not supported"
         )
+    if batch_traced(x):
+        raise NotImplementedError(
+            "max_pool2d under vmap is not supported yet (its window indices are computed "
+            "from the values); apply it to the whole batch outside vmap"
+        )
     unbatched = x.ndim == 3
     if unbatched:
         x = ops.unsqueeze(x, 0)
@@ -364,6 +370,25 @@ def _row_scale(y: Any, valid: Any, w: Any, reduction: str) -> Any:
     return scale
 
 
+def _cross_entropy_traced_target(
+    z: Tensor, y: Tensor, weight: Any, ignore_index: int, reduction: str, smoothing: float
+) -> Tensor:
+    """Cross-entropy with class-index targets that are batched by ``vmap`` (their values
+    differ per example, so they cannot be the fused primitive's index parameter): the same
+    loss from the one-hot targets, built with batched comparisons."""
+    if weight is not None or bool((y.data == ignore_index).any()):
+        raise NotImplementedError(
+            "cross_entropy under vmap with batched class-index targets supports neither class "
+            "weights nor ignore_index rows; pass one-hot float targets instead"
+        )
+    c_dim = 0 if z.ndim == 1 else 1
+    shape = [1] * z.ndim
+    shape[c_dim] = z.shape[c_dim]
+    classes = Tensor(xp.arange(z.shape[c_dim]).reshape(shape))
+    one_hot = (ops.unsqueeze(y, c_dim) == classes).to(z.dtype)
+    return _cross_entropy_probs(z, one_hot, None, reduction, smoothing)
+
+
 def cross_entropy(
     input: Any,
     target: Any,
@@ -402,6 +427,8 @@ def cross_entropy(
             f"(float) of shape {tuple(z.shape)}, got a {y.data.dtype} tensor of shape "
             f"{tuple(y.shape)}"
         )
+    if y._level is not None:  # class indices batched by vmap: as one-hot probabilities
+        return _cross_entropy_traced_target(z, y, weight, ignore_index, reduction, label_smoothing)
     yd = y.data
     if (
         z.ndim == 2

@@ -19,7 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule._backend import xp
+from chainrule.ops import shape as S
 from chainrule.ops._primitive import Primitive, bind
+from chainrule.ops.shape import loop_batch
 
 _as_strided = xp.lib.stride_tricks.as_strided
 
@@ -151,3 +153,36 @@ def conv2d_weight_grad(
     """sum over batch and positions of ``g`` times each receptive field of ``x``."""
     params = {"w_shape": tuple(w_shape), "stride": stride, "padding": padding}
     return bind(conv2d_weight_grad_p, (x, g), params)
+
+
+# --- batching: a stack of examples through shared weights is one bigger convolution ---------
+
+
+def _merge(v: Any) -> Any:
+    """(B, N, ...) -> (B*N, ...): the batch axis folded into the examples' own batch dim."""
+    return S.reshape_to(v, (v.shape[0] * v.shape[1], *v.shape[2:]))
+
+
+def _conv2d_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    x, w = values
+    if batched[1] or x.ndim != 5:  # per-example weights: one convolution per example
+        return loop_batch(level, prim, values, batched, params)
+    out = bind(prim, (_merge(x), w), params)
+    return S.reshape_to(out, (x.shape[0], x.shape[1], *out.shape[1:]))
+
+
+def _input_grad_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    g, w = values
+    if batched[1] or g.ndim != 5:
+        return loop_batch(level, prim, values, batched, params)
+    b, n = g.shape[:2]
+    x_shape = params["x_shape"]
+    out = bind(prim, (_merge(g), w), {**params, "x_shape": (b * n, *x_shape[1:])})
+    return S.reshape_to(out, (b, n, *out.shape[1:]))
+
+
+conv2d_p.batch = _conv2d_batch
+conv2d_input_grad_p.batch = _input_grad_batch
+# the weight gradient sums over the examples of one batch: per-example ones (vmap over both
+# operands) cannot share one call, so that rule is the loop
+conv2d_weight_grad_p.batch = loop_batch

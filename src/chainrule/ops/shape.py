@@ -507,6 +507,15 @@ def is_traced(*xs: Any) -> bool:
     return builtins.any(isinstance(x, Tensor) and x._level is not None for x in xs)
 
 
+def batch_traced(x: Any) -> bool:
+    """Whether a vmap batches ``x`` (some level in its chain of tracers is a batch level)."""
+    while isinstance(x, Tensor) and x._level is not None:
+        if hasattr(x._level, "size"):
+            return True
+        x = x.primal
+    return False
+
+
 nondiff_p = Primitive("nondiff", lambda *xs, fn: xp.asarray(fn(*xs)))
 nondiff_p.defvjp(None, None, None)  # not differentiable: levels treat the result as constant
 nondiff_p.defjvp(None, None, None)
