@@ -95,6 +95,12 @@ def _matmul_batch(level: Any, prim: Primitive, values: list, batched: list, para
         out = bind(prim, (x, flat), params)  # (n, B*...*m)
         out = S.reshape_to(out, (x.shape[0], *cols.shape[1:]))  # (n, B, ..., m)
         out = S.permute_to(out, (*range(1, nd - 1), 0, nd - 1))  # (B, ..., n, m)
+    elif x.shape[-1] == 1:
+        # a contraction of length 1 is an outer product (per-example weight gradients of a
+        # dense layer, g^T x for one row): broadcasting beats a stack of rank-1 matmuls
+        rank = max(batch_rank(x, bx), batch_rank(y, by))
+        x, y = align([x, y], [bx, by], rank)
+        out = bind(E.mul_p, (x, y), {})
     else:
         rank = max(batch_rank(x, bx), batch_rank(y, by))
         x, y = align([x, y], [bx, by], rank)
