@@ -21,6 +21,8 @@ def f64(*values, grad=False):
 class LegendreP3(Function):
     """P3(x) = (5x^3 - 3x) / 2;  d/dx P3 = (15x^2 - 3) / 2;  second derivative 15x."""
 
+    generate_vmap_rule = True  # written in chainrule ops: vmap may run it on batched values
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)

@@ -182,6 +182,18 @@ def test_custom_rules_under_vmap():
     sig = 1 / (1 + np.exp(-x.data))
     np.testing.assert_allclose(func.vmap(func.grad(log1pexp))(x).data, sig)
 
+    class NoRule(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, v):
+            return cr.tensor(np.sin(v.data))  # on the array: not batchable
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    with pytest.raises(RuntimeError, match="generate_vmap_rule = True"):
+        func.vmap(NoRule.apply)(x)
+
 
 def test_linalg_under_vmap():
     rng = np.random.default_rng(3)

@@ -73,6 +73,9 @@ class CustomCall:
     def non_differentiable(self, outputs: list[Any]) -> list[bool]:
         return [False] * len(outputs)
 
+    def check_batchable(self) -> None:
+        """Raise if the rules cannot run on batched values (see ``Function``)."""
+
     def after_forward(self, inputs: list[Any], outputs: list[Any]) -> None:
         """Called once the forward ran (``Function`` resolves what ctx saved here)."""
 
@@ -198,6 +201,7 @@ def _call_impl(*arrays: Any, call: CustomCall) -> Any:
 def _call_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict) -> Any:
     # vmap: run the forward on the batched values themselves (PyTorch's generate_vmap_rule)
     call: CustomCall = params["call"]
+    call.check_batchable()
     inputs = [level.wrap(v) if b else v for v, b in zip(values, batched)]
     out = call.forward(inputs)
     if out._level is level:
@@ -327,6 +331,15 @@ class _FunctionCall(CustomCall):
     def non_differentiable(self, outputs: list[Any]) -> list[bool]:
         return [any(o is m for m in self.ctx._non_diff) for o in outputs]
 
+    def check_batchable(self) -> None:
+        if not getattr(self.cls, "generate_vmap_rule", False):
+            raise RuntimeError(
+                f"{self.name}: to use an autograd.Function under vmap, set "
+                f"generate_vmap_rule = True on the class (as in PyTorch). Its forward, "
+                "backward and jvp then run on batched values, so they must be written in "
+                "chainrule ops (not on .data or NumPy arrays)."
+            )
+
     def after_forward(self, inputs: list[Any], outputs: list[Any]) -> None:
         spec: list[tuple] = []
         saves_in: list[int] = []
@@ -413,7 +426,8 @@ class Function:
 
     ``backward`` computes ``d/dx_i`` contracted with the output cotangents, ``g^T J_i``;
     ``jvp`` computes ``J t``. Written in chainrule ops, both are differentiated again for
-    higher orders (unless decorated with ``once_differentiable``).
+    higher orders (unless decorated with ``once_differentiable``). Under ``vmap`` the class
+    needs ``generate_vmap_rule = True`` (then all three run on batched values), as in PyTorch.
 
     >>> import chainrule as cr
     >>> class Cube(cr.autograd.Function):
@@ -446,6 +460,8 @@ class Function:
         raise NotImplementedError("Function subclasses must define a backward staticmethod")
 
     jvp: Any = None
+    #: True: vmap runs forward/backward/jvp on batched values (they must use chainrule ops)
+    generate_vmap_rule: bool = False
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
