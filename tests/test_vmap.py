@@ -285,3 +285,17 @@ def test_unsupported_under_vmap_says_so():
 
     with pytest.raises(NotImplementedError, match="max_pool2d under vmap"):
         func.vmap(lambda x: F.max_pool2d(x, 2))(cr.ones(2, 1, 4, 4))
+
+
+def test_per_example_indices():
+    x = cr.tensor(np.arange(12.0).reshape(3, 4))
+    idx = cr.tensor([0, 2, 3])
+    with pytest.raises(NotImplementedError, match="indices that vmap batches"):
+        func.vmap(lambda r, i: r[i])(x, idx)
+    picked = func.vmap(lambda r, i: (r * (cr.arange(4) == i)).sum())(x, idx)
+    np.testing.assert_allclose(picked.data, [0.0, 6.0, 11.0])
+    values, indices = func.vmap(lambda r: r.max(0))(x)
+    np.testing.assert_allclose(values.data, [3.0, 7.0, 11.0])
+    np.testing.assert_array_equal(indices.data, [3, 3, 3])
+    masked = func.vmap(lambda r, m: cr.where(m, r, 0.0))(x, cr.tensor(np.eye(3, 4, dtype=int)))
+    np.testing.assert_allclose(masked.data, np.eye(3, 4) * x.data)

@@ -395,7 +395,7 @@ def where(condition: Any, x: Any, y: Any) -> Any:
     if not isinstance(condition, Tensor):
         condition = Tensor(xp.asarray(condition, dtype=bool))
     elif condition.data.dtype != _backend.bool_:
-        condition = Tensor(condition.data.astype(bool))
+        condition = to(condition, _backend.bool_)  # (a constant; batched under vmap)
     x, y = _binary_operands(x, y, "where")
     return bind(where_p, (condition, x, y), {})
 

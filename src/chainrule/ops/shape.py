@@ -405,6 +405,8 @@ def chunk(x: Any, chunks: int, dim: int = 0) -> tuple[Any, ...]:
 @public()
 def take_along_dim(x: Any, indices: Any, dim: int) -> Any:
     """Gather entries of ``x`` at ``indices`` along ``dim``.   VJP: scatter-add g back."""
+    if batch_traced(indices):
+        raise _batched_index_error("take_along_dim")
     idx = indices.data if isinstance(indices, Tensor) else xp.asarray(indices)
     d = _one_dim(x, dim, "take_along_dim")
     if idx.ndim != x.ndim or idx.dtype.kind not in "iu":
@@ -442,6 +444,13 @@ def index(x: Any, index: Any) -> Any:
     return getitem(x, normalize_index(index, x))
 
 
+def _batched_index_error(op: str) -> NotImplementedError:
+    return NotImplementedError(
+        f"{op}: indices that vmap batches (a different index per example) are not supported "
+        "yet; index outside vmap, or use one-hot masks (e.g. (x * (cr.arange(n) == i)).sum())"
+    )
+
+
 def normalize_index(index: Any, x: Any) -> Any:
     """Turn tensors and lists inside an index into arrays, checking that they are integers or
     booleans (float indices are an error, as in PyTorch)."""
@@ -449,6 +458,8 @@ def normalize_index(index: Any, x: Any) -> Any:
     out = []
     for item in items:
         if isinstance(item, Tensor):
+            if batch_traced(item):
+                raise _batched_index_error("index")
             item = item.data
         elif isinstance(item, list):
             item = xp.asarray(item)
