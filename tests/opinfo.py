@@ -206,6 +206,12 @@ def numerical_jvp(
     return [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
 
 
+def _take(x: Any, idx: Any) -> Any:
+    from chainrule.ops.shape import take
+
+    return take(x, idx)
+
+
 def _t() -> Any:
     import torch
 
@@ -1059,6 +1065,14 @@ _SHAPE = [
         torch_fn=lambda x: x.masked_fill(_tt(MASK), -1.5),
     ),
     OpInfo("clone", lambda x: x.clone(), UNARY, ref=lambda a: a.copy()),
+    OpInfo(
+        # rows picked by an index operand (what x[i] uses for per-example indices under vmap)
+        "take_rows",
+        lambda x: _take(x, cr.tensor(np.array([[2, 0], [2, 1]]))),
+        [((3, 4),), ((3,),)],
+        ref=lambda a: a[np.array([[2, 0], [2, 1]])],
+        torch_fn=lambda x: x[_tt([[2, 0], [2, 1]])],
+    ),
     OpInfo(
         "inplace_fill_copy_zero",
         _inplace_fill_copy_zero,

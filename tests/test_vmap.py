@@ -290,8 +290,9 @@ def test_unsupported_under_vmap_says_so():
 def test_per_example_indices():
     x = cr.tensor(np.arange(12.0).reshape(3, 4))
     idx = cr.tensor([0, 2, 3])
+    np.testing.assert_allclose(func.vmap(lambda r, i: r[i])(x, idx).data, [0.0, 6.0, 11.0])
     with pytest.raises(NotImplementedError, match="indices that vmap batches"):
-        func.vmap(lambda r, i: r[i])(x, idx)
+        func.vmap(lambda r, i: r.take_along_dim(i.unsqueeze(0), 0))(x, idx)
     picked = func.vmap(lambda r, i: (r * (cr.arange(4) == i)).sum())(x, idx)
     np.testing.assert_allclose(picked.data, [0.0, 6.0, 11.0])
     values, indices = func.vmap(lambda r: r.max(0))(x)
@@ -299,3 +300,36 @@ def test_per_example_indices():
     np.testing.assert_array_equal(indices.data, [3, 3, 3])
     masked = func.vmap(lambda r, m: cr.where(m, r, 0.0))(x, cr.tensor(np.eye(3, 4, dtype=int)))
     np.testing.assert_allclose(masked.data, np.eye(3, 4) * x.data)
+
+
+def test_per_example_index_tensors_gather_and_scatter():
+    import chainrule.nn.functional as F
+
+    rng = np.random.default_rng(0)
+    x = cr.tensor(rng.standard_normal((3, 4, 2)))
+    idx = cr.tensor([[0, 2], [3, 3], [1, 0]])  # with a repeat: its gradient accumulates
+    w = cr.tensor(rng.standard_normal((5, 2)))
+    got = func.vmap(lambda r, i: r[i])(x, idx)
+    np.testing.assert_allclose(got.data, np.stack([x.data[k][idx.data[k]] for k in range(3)]))
+    np.testing.assert_allclose(func.vmap(lambda i: w[i])(idx).data, w.data[idx.data])
+
+    def emb(v, i):
+        return (F.embedding(i, v) ** 2).sum()
+
+    def cube(r, i):
+        return (r[i] ** 3).sum()
+
+    cases = [(emb, (w, idx), (None, 0)), (cube, (x, idx), (0, 0)), (cube, (x, idx[0]), (0, None))]
+    for f, args, dims in cases:
+        got = func.vmap(func.grad(f), in_dims=dims)(*args)
+        for k in range(3):
+            call = [a if d is None else a[k] for a, d in zip(args, dims)]
+            np.testing.assert_allclose(got.data[k], func.grad(f)(*call).data)
+    nested = cr.tensor(rng.integers(0, 4, (2, 3, 2)))
+    inner = func.vmap(lambda r, i: r[i], in_dims=(None, 0))
+    got = func.vmap(inner, in_dims=(None, 0))(x[0], nested)
+    np.testing.assert_allclose(got.data, x.data[0][nested.data])
+    batched = func.vmap(lambda r, i: r[i])
+    rev = func.jacrev(lambda v: batched(v, idx))(x)
+    fwd = func.jacfwd(lambda v: batched(v, idx))(x)
+    np.testing.assert_allclose(rev.data, fwd.data)

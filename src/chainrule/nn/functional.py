@@ -27,7 +27,7 @@ from chainrule.ops import api as ops
 from chainrule.ops import conv, linalg, pool
 from chainrule.ops.api import FUNCTIONAL
 from chainrule.ops.loss import cross_entropy_rows
-from chainrule.ops.shape import batch_traced
+from chainrule.ops.shape import batch_traced, take
 from chainrule.tensor import Tensor
 
 globals().update(FUNCTIONAL)  # relu, sigmoid, softmax, ...: declared with their primitives
@@ -175,6 +175,8 @@ def embedding(indices: Any, weight: Any, padding_idx: int | None = None) -> Tens
 
     d/dweight: g added back into the picked rows (repeats accumulate); none for padding_idx.
     """
+    if batch_traced(indices) and padding_idx is None:  # per-example ids (vmap): an operand
+        return take(weight, indices)
     idx = _tensor(indices).data
     if idx.dtype.kind not in "iu":
         raise TypeError(

@@ -441,6 +441,8 @@ def take_along_dim(x: Any, indices: Any, dim: int) -> Any:
 @public(method="__getitem__", toplevel=False)
 def index(x: Any, index: Any) -> Any:
     """Basic and advanced indexing, ``x[index]``.   VJP: g scattered (added) back into zeros."""
+    if isinstance(index, Tensor) and index.dtype.kind in "iu" and batch_traced(index):
+        return take(x, index)  # per-example indices (vmap): an operand, not a parameter
     return getitem(x, normalize_index(index, x))
 
 
@@ -665,3 +667,74 @@ getitem_p.batch = _getitem_batch
 index_add_p.batch = _index_add_batch
 index_put_p.batch = _index_put_batch
 cat_p.batch = _cat_batch
+
+
+# --- rows picked by an index *operand* (per-example indices under vmap) -------------------
+# ``x[i]`` and embeddings take their indices as a parameter (an array), which is right while
+# the indices are constants. Indices that vmap batches differ per example, so they must be an
+# operand the batch level can see: ``take(x, i)`` = x[i] along dim 0, and its adjoint
+# ``scatter_rows(g, i, n)`` (g added into n zero rows at i). Both are linear in their first
+# input: d/dx take(x, i) . t = take(t, i);  VJP: scatter_rows(g, i, n).
+
+
+def _scatter_rows_impl(g: Any, idx: Any, n: int) -> Any:
+    out = xp.zeros((n, *g.shape[idx.ndim :]), dtype=g.dtype)
+    xp.add.at(out, idx, g)  # repeated indices accumulate
+    return out
+
+
+take_p = Primitive("take_rows", lambda x, idx: x[idx])
+scatter_rows_p = Primitive("scatter_rows", _scatter_rows_impl)
+take_p.defvjp(lambda g, out, x, idx: bind(scatter_rows_p, (g, idx), {"n": x.shape[0]}), None)
+take_p.defjvp(lambda t, out, x, idx: bind(take_p, (t, idx), {}), None)
+scatter_rows_p.defvjp(lambda h, out, g, idx, n: bind(take_p, (h, idx), {}), None)
+scatter_rows_p.defjvp(lambda t, out, g, idx, n: bind(scatter_rows_p, (t, idx), {"n": n}), None)
+
+
+def _offset_rows(level: Any, idx: Any, n: int) -> Any:
+    """Batched indices into the rows of a (B*n, ...) stack: example k's index plus k*n."""
+    size = idx.shape[0]
+    offsets = wrap(xp.arange(size).reshape((size,) + (1,) * (idx.ndim - 1)) * n)
+    return constant_op(xp.add, idx, offsets)  # integers: no derivative
+
+
+def _take_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    x, idx = values
+    bx, bi = batched
+    if not bx:  # shared rows, per-example indices: the stacked indices pick them directly
+        return bind(prim, (x, idx), {})
+    if not bi:  # per-example rows, shared indices: pick along dim 1, batch axis back first
+        moved = bind(prim, (permute_to(x, (1, 0, *range(2, x.ndim))), idx), {})
+        k = idx.ndim
+        return permute_to(moved, (k, *range(k), *range(k + 1, moved.ndim)))
+    b, n = x.shape[:2]  # both: the examples' rows stacked as (B*n, ...), indices offset
+    flat = reshape_to(x, (b * n, *x.shape[2:]))
+    return bind(prim, (flat, _offset_rows(level, idx, n)), {})
+
+
+def _scatter_rows_batch(level: Any, prim: Primitive, values: list, batched: list, params):
+    g, idx = values
+    bg, bi = batched
+    n = params["n"]
+    if not bi:  # shared indices: scatter with the batch axis moved behind the index dims
+        k = idx.ndim
+        moved = permute_to(g, (*range(1, k + 1), 0, *range(k + 1, g.ndim)))
+        out = bind(prim, (moved, idx), {"n": n})  # (n, B, ...)
+        return permute_to(out, (1, 0, *range(2, out.ndim)))
+    if not bg:
+        (g,) = stack_all(level, [g], [False])
+    b = idx.shape[0]
+    out = bind(prim, (g, _offset_rows(level, idx, n)), {"n": b * n})
+    return reshape_to(out, (b, n, *out.shape[1:]))
+
+
+take_p.batch = _take_batch
+scatter_rows_p.batch = _scatter_rows_batch
+
+
+def take(x: Any, idx: Any) -> Any:
+    """``x[idx]`` along dim 0 with ``idx`` an integer Tensor operand (see above)."""
+    n = x.shape[0]
+    if idx.data.size and (int(idx.data.min()) < -n or int(idx.data.max()) >= n):
+        raise IndexError(f"index: an index is out of range for dim 0 of size {n}")
+    return bind(take_p, (x, idx), {})
