@@ -280,11 +280,25 @@ def test_nn_functional_under_vmap(name, no_loop_fallback):
     assert not no_loop_fallback, f"{name}: no batching rule for {set(no_loop_fallback)}"
 
 
-def test_unsupported_under_vmap_says_so():
+@pytest.mark.parametrize("kernel, stride, padding", [(2, None, 0), (3, 1, 1)])
+def test_max_pool2d_under_vmap(kernel, stride, padding):
     import chainrule.nn.functional as F
 
-    with pytest.raises(NotImplementedError, match="max_pool2d under vmap"):
-        func.vmap(lambda x: F.max_pool2d(x, 2))(cr.ones(2, 1, 4, 4))
+    rng = np.random.default_rng(6)
+    x = cr.tensor(rng.standard_normal((3, 2, 2, 5, 5)))
+
+    def f(v):
+        return F.max_pool2d(v, kernel, stride, padding)
+
+    def loss(v):
+        return (f(v) ** 2).sum()
+
+    out, grads = func.vmap(f)(x), func.vmap(func.grad(loss))(x)
+    for k in range(3):
+        np.testing.assert_allclose(out.data[k], f(x[k]).data)
+        np.testing.assert_allclose(grads.data[k], func.grad(loss)(x[k]).data)
+    nested = func.vmap(func.vmap(func.grad(loss)))(x.reshape(3, 2, 1, 2, 5, 5))
+    np.testing.assert_allclose(nested.data.reshape(grads.shape), grads.data)
 
 
 def test_per_example_indices():

@@ -282,11 +282,6 @@ def max_pool2d(
         raise NotImplementedError(
             "max_pool2d: dilation, ceil_mode and return_indices are not supported"
         )
-    if batch_traced(x):
-        raise NotImplementedError(
-            "max_pool2d under vmap is not supported yet (its window indices are computed "
-            "from the values); apply it to the whole batch outside vmap"
-        )
     unbatched = x.ndim == 3
     if unbatched:
         x = ops.unsqueeze(x, 0)
@@ -305,10 +300,35 @@ def max_pool2d(
             f"max_pool2d: kernel size {k} is larger than the padded input of shape "
             f"{tuple(x.shape)} with padding {pad}"
         )
+    if batch_traced(x):
+        out = _max_pool2d_batched(x, k, st, pad)
+        return ops.squeeze(out, 0) if unbatched else out
     index = pool.max_pool2d_indices(x.data, k, st, pad)
     overlap = st[0] < k[0] or st[1] < k[1]
     out = pool.pool_gather(x, index, x.shape, overlap)
     return ops.squeeze(out, 0) if unbatched else out
+
+
+def _max_pool2d_batched(x: Tensor, k: Any, st: Any, pad: Any) -> Tensor:
+    """max_pool2d of an (N, C, H, W) example that vmap batches: each example's window argmax
+    differs, so the positions become an index *operand* batched like ``x`` (``take_rows`` on
+    the flattened example; its VJP scatters, adding where windows overlap)."""
+    n, c, h, w = x.shape
+    data = x.data  # (batch axes of every vmap level, oldest first, ..., N, C, H, W)
+    lead = data.shape[:-4]
+    index = pool.max_pool2d_indices(data.reshape(-1, c, h, w), k, st, pad)  # in one H*W plane
+    planes = xp.arange(index.shape[0] * c).reshape(index.shape[0], c) % (n * c)
+    flat = (index + (planes * (h * w))[:, :, None, None]).reshape(*lead, n, c, *index.shape[2:])
+    levels = []  # the batch levels in x's chain, newest first
+    t = x
+    while t._level is not None:
+        if hasattr(t._level, "size"):
+            levels.append(t._level)
+        t = t.primal
+    idx: Any = Tensor(flat)
+    for level in reversed(levels):  # the oldest level's axis is the array's first
+        idx = level.wrap(idx)
+    return take(ops.reshape(x, (-1,)), idx)
 
 
 # --- losses ---------------------------------------------------------------------------------
