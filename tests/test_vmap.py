@@ -226,7 +226,19 @@ def test_randomness_and_argument_errors():
     with pytest.raises(ValueError, match="out of range"):
         func.vmap(lambda p: p, in_dims=2)(cr.ones(3))
     with pytest.raises(ValueError, match="randomness"):
-        func.vmap(lambda p: p, randomness="different")
+        func.vmap(lambda p: p, randomness="sometimes")
+    cr.manual_seed(0)
+    diff = func.vmap(lambda r: r * cr.rand(2), randomness="different")(x)
+    assert diff.shape == (3, 2) and not np.allclose(diff.data[0], diff.data[1])
+    nested = func.vmap(
+        func.vmap(lambda r: r + cr.randn(()), randomness="different"), randomness="different"
+    )(cr.zeros(4, 5))
+    assert nested.shape == (4, 5) and len(np.unique(nested.data)) == 20
+    import chainrule.nn.functional as F
+
+    drop = func.vmap(lambda r: F.dropout(r, 0.5), randomness="different")(cr.ones(64, 8))
+    assert set(np.unique(drop.data)) <= {0.0, 2.0}
+    assert len({tuple(row) for row in drop.data.tolist()}) > 1  # masks differ per example
 
 
 @pytest.mark.parametrize(

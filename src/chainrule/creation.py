@@ -105,16 +105,29 @@ def linspace(
     return _make(data, None, requires_grad)
 
 
+def _draw(sample: Any, shape: tuple[int, ...], dtype: Any, requires_grad: bool) -> Tensor:
+    """Samples of ``shape``; inside ``vmap(..., randomness="different")`` one independent draw
+    per example, returned as a value batched at those vmap levels."""
+    levels = STATE.random_levels
+    if not levels:
+        return _make(sample(_rng(), shape).astype(dtype), None, requires_grad)
+    sizes = tuple(level.size for level in levels)
+    t: Any = Tensor(sample(_rng(), sizes + shape).astype(dtype))
+    for level in levels:  # oldest first: its batch axis is the array's first
+        t = level.wrap(t)
+    return t
+
+
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples on [0, 1)."""
-    data = _rng().random(_shape(size)).astype(dtype or _backend.default_float)
-    return _make(data, None, requires_grad)
+    dtype = dtype or _backend.default_float
+    return _draw(lambda g, s: g.random(s), _shape(size), dtype, requires_grad)
 
 
 def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples."""
-    data = _rng().standard_normal(_shape(size)).astype(dtype or _backend.default_float)
-    return _make(data, None, requires_grad)
+    dtype = dtype or _backend.default_float
+    return _draw(lambda g, s: g.standard_normal(s), _shape(size), dtype, requires_grad)
 
 
 def randint(low: int, high: int, size: Any, dtype: Any = None) -> Tensor:

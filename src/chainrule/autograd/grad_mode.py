@@ -26,6 +26,7 @@ class _State(threading.local):
     anomaly: bool = False  # keep forward stacks and check backward results for NaN/inf
     levels: int = 0  # number of live function-transform levels (chainrule.func)
     no_random: int = 0  # live vmaps with randomness="error": random functions raise
+    random_levels: tuple = ()  # live vmap levels with randomness="different", oldest first
 
 
 STATE = _State()

@@ -8,9 +8,9 @@ and the outputs' batch axes are moved to ``out_dims``. It nests (``vmap(vmap(f))
 composes with every other transform in both orders: ``vmap(grad(loss))`` gives per-example
 gradients; ``jacrev(vmap(f))`` differentiates a batched computation.
 
-``randomness``: random functions (``cr.rand``, ``cr.randn``, dropout...) called inside draw
-one value for the whole batch ("same"), or raise ("error", the default, as torch.func). PyTorch's
-"different" (one independent draw per example) is not supported yet.
+``randomness``: random functions (``cr.rand``, ``cr.randn``, dropout) called inside raise
+("error", the default, as torch.func), draw one value shared by the whole batch ("same"), or
+one independent value per example ("different").
 """
 
 from __future__ import annotations
@@ -83,8 +83,8 @@ def vmap(
         in_dims: per positional argument, the batched axis (an int) or ``None`` for an
             argument shared by every example; one int applies to all.
         out_dims: where the batch axis goes in each output (an int or a tuple per output).
-        randomness: "error" (random functions inside raise) or "same" (one draw shared by
-            the whole batch).
+        randomness: "error" (random functions inside raise), "same" (one draw shared by
+            the whole batch) or "different" (one draw per example).
         chunk_size: accepted for torch.func compatibility; the batch runs in one chunk.
 
     >>> import chainrule as cr
@@ -95,10 +95,9 @@ def vmap(
     tensor([[2., 4.],
             [6., 8.]])
     """
-    if randomness not in ("error", "same"):
+    if randomness not in ("error", "same", "different"):
         raise ValueError(
-            f"vmap: randomness must be 'error' or 'same', got {randomness!r} (one draw per "
-            "example, 'different', is not supported)"
+            f"vmap: randomness must be 'error', 'same' or 'different', got {randomness!r}"
         )
     del chunk_size
 
@@ -130,11 +129,15 @@ def vmap(
         level = BatchLevel(size)
         guard = randomness == "error"
         STATE.no_random += guard
+        outer = STATE.random_levels
+        if randomness == "different":
+            STATE.random_levels = (*outer, level)
         try:
             with level:
                 return _run(level, func, (leaves, dims, spec, kwargs), out_dims, size)
         finally:
             STATE.no_random -= guard
+            STATE.random_levels = outer
 
     return wrapped
 

@@ -135,8 +135,12 @@ def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
         return x
     if p == 1.0:
         return x * 0.0
-    from chainrule.creation import _rng
+    from chainrule.autograd.grad_mode import STATE
+    from chainrule.creation import _rng, rand
 
+    if STATE.random_levels:  # vmap(randomness="different"): a mask per example
+        scale = 1.0 / (1.0 - p)
+        return x * ((rand(*x.shape, dtype=x.dtype) >= p).to(x.dtype) * scale)
     keep = _rng().random(x.shape) >= p
     mask = keep.astype(x.data.dtype) * x.data.dtype.type(1.0 / (1.0 - p))
     return x * Tensor(mask)
