@@ -309,3 +309,24 @@ def test_custom_rules_without_a_rule_say_so():
 
     with pytest.raises(RuntimeError, match=r"h.defjvp\(rule\)"):
         h(f64(1.0))
+
+
+def test_nondiff_argnums_follow_jax():
+    def power(n, x):
+        return x**n
+
+    f = func.custom_jvp(power, nondiff_argnums=(0,))
+
+    @f.defjvp
+    def _(n, primals, tangents):
+        (x,), (t,) = primals, tangents
+        return x**n, t * n * x ** (n - 1)
+
+    g = func.custom_vjp(power, nondiff_argnums=(0,))
+    g.defvjp(lambda n, x: (x**n, x), lambda n, x, ct: (ct * n * x ** (n - 1),))
+    x = f64(1.5, -0.5)
+    for h in (f, g):
+        np.testing.assert_allclose(func.grad(lambda v, h=h: h(3, v).sum())(x).data, 3 * x.data**2)
+        np.testing.assert_allclose(
+            func.jacfwd(lambda v, h=h: h(3, v))(x).data, np.diag(3 * x.data**2)
+        )

@@ -139,11 +139,16 @@ class _JVPCall(_Call):
         return self.owner.fun(*self.full(inputs))
 
     def tangent_map(self, inputs: tuple) -> Callable[..., list[Any]]:
-        primals = tuple(self.full(inputs))
+        # JAX's signature: rule(*nondiff_args, primals, tangents), the nondiff_argnums
+        # arguments taken out of both tuples
+        nondiff = self.owner.nondiff_argnums
+        fixed = [self.args[k] for k in nondiff]
+        primals = tuple(a for k, a in enumerate(self.full(inputs)) if k not in nondiff)
 
         def tangents_out(*ts: Any) -> list[Any]:
-            tangents = tuple(self.full(ts, fill=lambda a: None))
-            result = self.owner.jvp_rule(primals, tangents)
+            full = self.full(ts, fill=lambda a: None)
+            tangents = tuple(t for k, t in enumerate(full) if k not in nondiff)
+            result = self.owner.jvp_rule(*fixed, primals, tangents)
             if not (isinstance(result, tuple) and len(result) == 2):
                 raise TypeError(
                     f"custom_jvp {self.name}: the jvp rule must return a pair "
