@@ -668,7 +668,37 @@ def _no_grad_entries() -> list[OpInfo]:
             ref=lambda a: a.astype(np.int64),
         )
     )
+    # the derivative-free primitives that comparisons, signs and arg-extremes of traced
+    # values (inside vmap) go through, called directly
+    out.append(
+        OpInfo(
+            "constant_op[greater]",
+            lambda x, y: _shape().constant_op(np.greater, x, y),
+            BINARY,
+            (one_of_three,),
+            grad=False,
+            ref=np.greater,
+            torch_fn=lambda x, y: x > y,
+        )
+    )
+    out.append(
+        OpInfo(
+            "arg_extreme[argmax,dim=1]",
+            lambda x: _shape().arg_extreme(np.argmax, x, 1, False),
+            M2,
+            (distinct,),
+            grad=False,
+            ref=lambda a: np.argmax(a, axis=1),
+            torch_fn=lambda x: x.argmax(1),
+        )
+    )
     return out
+
+
+def _shape() -> Any:
+    from chainrule.ops import shape
+
+    return shape
 
 
 def one_of_three(rng: np.random.Generator, shape: Shape) -> np.ndarray:
