@@ -210,6 +210,12 @@ def numerical_jvp(
     return [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
 
 
+def _take(x: Any, idx: Any) -> Any:
+    from chainrule.ops.shape import take
+
+    return take(x, idx)
+
+
 def _t() -> Any:
     import torch
 
@@ -666,7 +672,37 @@ def _no_grad_entries() -> list[OpInfo]:
             ref=lambda a: a.astype(np.int64),
         )
     )
+    # the derivative-free primitives that comparisons, signs and arg-extremes of traced
+    # values (inside vmap) go through, called directly
+    out.append(
+        OpInfo(
+            "constant_op[greater]",
+            lambda x, y: _shape().constant_op(np.greater, x, y),
+            BINARY,
+            (one_of_three,),
+            grad=False,
+            ref=np.greater,
+            torch_fn=lambda x, y: x > y,
+        )
+    )
+    out.append(
+        OpInfo(
+            "arg_extreme[argmax,dim=1]",
+            lambda x: _shape().arg_extreme(np.argmax, x, 1, False),
+            M2,
+            (distinct,),
+            grad=False,
+            ref=lambda a: np.argmax(a, axis=1),
+            torch_fn=lambda x: x.argmax(1),
+        )
+    )
     return out
+
+
+def _shape() -> Any:
+    from chainrule.ops import shape
+
+    return shape
 
 
 def one_of_three(rng: np.random.Generator, shape: Shape) -> np.ndarray:
@@ -1064,6 +1100,14 @@ _SHAPE = [
     ),
     OpInfo("clone", lambda x: x.clone(), UNARY, ref=lambda a: a.copy()),
     OpInfo(
+        # rows picked by an index operand (what x[i] uses for per-example indices under vmap)
+        "take_rows",
+        lambda x: _take(x, cr.tensor(np.array([[2, 0], [2, 1]]))),
+        [((3, 4),), ((3,),)],
+        ref=lambda a: a[np.array([[2, 0], [2, 1]])],
+        torch_fn=lambda x: x[_tt([[2, 0], [2, 1]])],
+    ),
+    OpInfo(
         "inplace_fill_copy_zero",
         _inplace_fill_copy_zero,
         [((3, 4), (), (4,)), ((2,), (), (1,))],
@@ -1220,6 +1264,173 @@ _NN = [
 ]
 
 
+# --- linear algebra (chainrule.linalg; references: numpy.linalg and torch.linalg) ----------
+
+
+def _shift(x: Any, lib: str) -> Any:
+    """x + 3 I: well conditioned for the solves (x standard normal, n <= 3)."""
+    eye = np.eye(x.shape[-1])
+    return x + 3.0 * (cr.tensor(eye) if lib == "cr" else _tt(eye)).to(x.dtype)
+
+
+def _spd(x: Any, lib: str) -> Any:
+    """x x^T + I: symmetric positive definite."""
+    eye = np.eye(x.shape[-1])
+    return x @ x.mT + (cr.tensor(eye) if lib == "cr" else _tt(eye)).to(x.dtype)
+
+
+def _sym_np(a: np.ndarray) -> np.ndarray:
+    return a + np.swapaxes(a, -1, -2)
+
+
+def _tl() -> Any:
+    return _t().linalg
+
+
+SQUARE = [((3, 3),), ((2, 3, 3),), ((1, 1),)]
+TALL = [((4, 3),), ((3, 3),), ((2, 4, 2),)]
+
+_LINALG = [
+    OpInfo(
+        "linalg_solve",
+        lambda a, b: cr.linalg.solve(_shift(a, "cr"), b),
+        [((3, 3), (3, 2)), ((2, 3, 3), (2, 3, 2)), ((3, 3), (3,)), ((2, 3, 3), (3, 1))],
+        ref=lambda a, b: (
+            np.linalg.solve(a + 3 * np.eye(a.shape[-1]), b[..., None])[..., 0]
+            if b.ndim == 1
+            else np.linalg.solve(a + 3 * np.eye(a.shape[-1]), b)
+        ),
+        torch_fn=lambda a, b: _tl().solve(_shift(a, "t"), b),
+    ),
+    OpInfo(
+        "linalg_solve_triangular_lower",
+        lambda a, b: cr.linalg.solve_triangular(_shift(a, "cr"), b, upper=False),
+        [((3, 3), (3, 2)), ((2, 3, 3), (2, 3, 4))],
+        ref=lambda a, b: np.linalg.solve(np.tril(a + 3 * np.eye(3)), b),
+        torch_fn=lambda a, b: _tl().solve_triangular(_shift(a, "t"), b, upper=False),
+    ),
+    OpInfo(
+        "linalg_solve_triangular_upper_right_unit",
+        lambda a, b: cr.linalg.solve_triangular(
+            _shift(a, "cr"), b, upper=True, left=False, unitriangular=True
+        ),
+        [((3, 3), (2, 3))],
+        torch_fn=lambda a, b: _tl().solve_triangular(
+            _shift(a, "t"), b, upper=True, left=False, unitriangular=True
+        ),
+    ),
+    OpInfo(
+        "linalg_inv",
+        lambda a: cr.linalg.inv(_shift(a, "cr")),
+        SQUARE,
+        ref=lambda a: np.linalg.inv(a + 3 * np.eye(a.shape[-1])),
+        torch_fn=lambda a: _tl().inv(_shift(a, "t")),
+    ),
+    OpInfo(
+        "linalg_det",
+        cr.linalg.det,
+        SQUARE,
+        ref=np.linalg.det,
+        torch_fn=lambda a: _tl().det(a),
+    ),
+    OpInfo(
+        "linalg_slogdet",  # the log |det| (the sign has no gradient: tests/test_linalg.py)
+        lambda a: cr.linalg.slogdet(a)[1],
+        SQUARE,
+        ref=lambda a: np.linalg.slogdet(a)[1],
+        torch_fn=lambda a: _tl().slogdet(a)[1],
+    ),
+    OpInfo(
+        "linalg_cholesky",
+        lambda a: cr.linalg.cholesky(_spd(a, "cr")),
+        SQUARE,
+        ref=lambda a: np.linalg.cholesky(a @ np.swapaxes(a, -1, -2) + np.eye(a.shape[-1])),
+        torch_fn=lambda a: _tl().cholesky(_spd(a, "t")),
+    ),
+    OpInfo(
+        "linalg_cholesky_upper",
+        lambda a: cr.linalg.cholesky(_spd(a, "cr"), upper=True),
+        [((3, 3),)],
+        torch_fn=lambda a: _tl().cholesky(_spd(a, "t"), upper=True),
+    ),
+    OpInfo(
+        # eigenvectors are unique up to sign: compare Q**2 (columns' signs drop out)
+        "linalg_eigh",
+        lambda a: (lambda w, q: (w, q**2))(*cr.linalg.eigh(a + a.mT)),
+        SQUARE,
+        ref=lambda a: (lambda w, q: (w, q**2))(*np.linalg.eigh(_sym_np(a))),
+        torch_fn=lambda a: (lambda w, q: (w, q**2))(*_tl().eigh(a + a.mT)),
+    ),
+    OpInfo(
+        "linalg_eigvalsh",
+        lambda a: cr.linalg.eigvalsh(a + a.mT),
+        SQUARE,
+        ref=lambda a: np.linalg.eigvalsh(_sym_np(a)),
+        torch_fn=lambda a: _tl().eigvalsh(a + a.mT),
+    ),
+    OpInfo(
+        # Q's columns and R's rows are unique up to a shared sign: compare squares
+        "linalg_qr",
+        lambda a: (lambda q, r: (q**2, r**2, q @ r))(*cr.linalg.qr(a)),
+        TALL,
+        torch_fn=lambda a: (lambda q, r: (q**2, r**2, q @ r))(*_tl().qr(a)),
+    ),
+    OpInfo(
+        # singular vectors are unique up to a shared sign per pair: compare U**2, Vh**2, U Vh
+        "linalg_svd",
+        lambda a: (lambda u, s, vh: (u**2, s, vh**2, u @ vh))(*cr.linalg.svd(a)),
+        [((4, 3),), ((3, 4),), ((3, 3),), ((2, 4, 2),)],
+        torch_fn=lambda a: (lambda u, s, vh: (u**2, s, vh**2, u @ vh))(
+            *_tl().svd(a, full_matrices=False)
+        ),
+    ),
+    OpInfo(
+        "linalg_svdvals",
+        cr.linalg.svdvals,
+        [((4, 3),), ((2, 3, 5),)],
+        ref=lambda a: np.linalg.svd(a, compute_uv=False),
+        torch_fn=lambda a: _tl().svdvals(a),
+    ),
+    OpInfo(
+        "linalg_norm",
+        lambda x: cr.linalg.norm(x),
+        [((3, 4),), ((5,),), ((2, 3, 2),)],
+        ref=np.linalg.norm,
+        torch_fn=lambda x: _tl().norm(x),
+    ),
+    OpInfo(
+        "linalg_vector_norm_ord_dim",
+        lambda x: (
+            cr.linalg.vector_norm(x, 2, dim=1),
+            cr.linalg.vector_norm(x, 1, dim=(0, 1), keepdim=True),
+            cr.linalg.vector_norm(x, 3.0, dim=-1),
+            cr.linalg.vector_norm(x, float("inf"), dim=0),
+            cr.linalg.vector_norm(x, float("-inf")),
+        ),
+        [((3, 4),)],
+        (distinct,),
+        torch_fn=lambda x: (
+            _tl().vector_norm(x, 2, dim=1),
+            _tl().vector_norm(x, 1, dim=(0, 1), keepdim=True),
+            _tl().vector_norm(x, 3.0, dim=-1),
+            _tl().vector_norm(x, float("inf"), dim=0),
+            _tl().vector_norm(x, float("-inf")),
+        ),
+    ),
+    OpInfo(
+        "linalg_matrix_norm",
+        lambda x: tuple(
+            cr.linalg.matrix_norm(x, o) for o in ("fro", "nuc", 2, -2, 1, -1, np.inf, -np.inf)
+        ),
+        [((3, 4),), ((2, 3, 3),)],
+        (distinct,),
+        torch_fn=lambda x: tuple(
+            _tl().matrix_norm(x, o) for o in ("fro", "nuc", 2, -2, 1, -1, np.inf, -np.inf)
+        ),
+    ),
+]
+
+
 OPS: list[OpInfo] = [
     *_ELEMENTWISE,
     *_reduction_entries(),
@@ -1227,6 +1438,7 @@ OPS: list[OpInfo] = [
     *_SHAPE,
     *_MATMUL,
     *_NN,
+    *_LINALG,
 ]
 GRAD_OPS = [o for o in OPS if o.grad]
 BROADCASTING = [o for o in OPS if o.broadcasts]

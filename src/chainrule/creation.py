@@ -7,6 +7,7 @@ from typing import Any
 
 from chainrule import _backend
 from chainrule._backend import xp
+from chainrule.autograd.grad_mode import STATE
 from chainrule.tensor import Tensor
 
 _generator: list[Any] = [xp.random.default_rng()]
@@ -18,6 +19,12 @@ def manual_seed(seed: int) -> None:
 
 
 def _rng() -> Any:
+    if STATE.no_random:  # inside vmap(..., randomness="error")
+        raise RuntimeError(
+            "vmap: called a random function (rand, randn, dropout...) inside vmap with "
+            "randomness='error'. Pass randomness='same' to share one draw across the batch, "
+            "or draw the random values outside vmap and pass them in as a batched argument."
+        )
     return _generator[0]
 
 
@@ -100,16 +107,29 @@ def linspace(
     return _make(data, None, requires_grad)
 
 
+def _draw(sample: Any, shape: tuple[int, ...], dtype: Any, requires_grad: bool) -> Tensor:
+    """Samples of ``shape``; inside ``vmap(..., randomness="different")`` one independent draw
+    per example, returned as a value batched at those vmap levels."""
+    levels = STATE.random_levels
+    if not levels:
+        return _make(sample(_rng(), shape).astype(dtype), None, requires_grad)
+    sizes = tuple(level.size for level in levels)
+    t: Any = Tensor(sample(_rng(), sizes + shape).astype(dtype))
+    for level in levels:  # oldest first: its batch axis is the array's first
+        t = level.wrap(t)
+    return t
+
+
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples on [0, 1)."""
-    data = _rng().random(_shape(size)).astype(dtype or _backend.default_float)
-    return _make(data, None, requires_grad)
+    dtype = dtype or _backend.default_float
+    return _draw(lambda g, s: g.random(s), _shape(size), dtype, requires_grad)
 
 
 def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples."""
-    data = _rng().standard_normal(_shape(size)).astype(dtype or _backend.default_float)
-    return _make(data, None, requires_grad)
+    dtype = dtype or _backend.default_float
+    return _draw(lambda g, s: g.standard_normal(s), _shape(size), dtype, requires_grad)
 
 
 def randint(low: int, high: int, size: Any, dtype: Any = None) -> Tensor:

@@ -25,6 +25,8 @@ class _State(threading.local):
     grad_enabled: bool = True  # record operations on tensors that require grad
     anomaly: bool = False  # keep forward stacks and check backward results for NaN/inf
     levels: int = 0  # number of live function-transform levels (chainrule.func)
+    no_random: int = 0  # live vmaps with randomness="error": random functions raise
+    random_levels: tuple = ()  # live vmap levels with randomness="different", oldest first
 
 
 STATE = _State()

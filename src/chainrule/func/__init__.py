@@ -1,6 +1,21 @@
 """Function transforms: ``grad``, ``value_and_grad``, ``vjp``, ``jvp``, ``jacrev``,
-``jacfwd``, ``hessian``, ``hvp`` — composable to any order (see ``levels`` for how)."""
+``jacfwd``, ``hessian``, ``hvp``, ``vmap`` — composable to any order (see ``levels`` for how) —
+and ``custom_vjp``/``custom_jvp`` for functions with their own derivative rules."""
 
 from chainrule.func.api import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
+from chainrule.func.custom import custom_jvp, custom_vjp
+from chainrule.func.vmap import vmap
 
-__all__ = ["grad", "hessian", "hvp", "jacfwd", "jacrev", "jvp", "value_and_grad", "vjp"]
+__all__ = [
+    "custom_jvp",
+    "custom_vjp",
+    "grad",
+    "hessian",
+    "hvp",
+    "jacfwd",
+    "jacrev",
+    "jvp",
+    "value_and_grad",
+    "vjp",
+    "vmap",
+]

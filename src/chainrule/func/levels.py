@@ -99,6 +99,16 @@ class Tracer(Tensor):
     def data(self) -> Any:
         return self.primal.data
 
+    # The shape is the primal's, not the innermost array's: under a vmap (a batch level
+    # older than this one) the array has the batch axis, the value seen here does not.
+    @property  # type: ignore[override]
+    def shape(self) -> tuple[int, ...]:
+        return self.primal.shape
+
+    @property  # type: ignore[override]
+    def ndim(self) -> int:
+        return self.primal.ndim
+
     def _record_inplace(self, other: Any = None) -> bool:
         return True  # a traced value changes in place by taking over the out-of-place result
 

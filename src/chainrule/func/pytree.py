@@ -33,6 +33,8 @@ def unflatten(spec: Spec, leaves: list[Any]) -> Any:
         kind, children = s
         if kind is dict:
             return {k: build(v) for k, v in children.items()}
+        if hasattr(kind, "_fields"):  # a namedtuple (max(dim=...)'s (values, indices))
+            return kind(*(build(c) for c in children))
         return kind(build(c) for c in children)
 
     return build(spec)

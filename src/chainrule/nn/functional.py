@@ -27,6 +27,7 @@ from chainrule.ops import api as ops
 from chainrule.ops import conv, linalg, pool
 from chainrule.ops.api import FUNCTIONAL
 from chainrule.ops.loss import cross_entropy_rows
+from chainrule.ops.shape import batch_traced, take
 from chainrule.tensor import Tensor
 
 globals().update(FUNCTIONAL)  # relu, sigmoid, softmax, ...: declared with their primitives
@@ -134,8 +135,12 @@ def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
         return x
     if p == 1.0:
         return x * 0.0
-    from chainrule.creation import _rng
+    from chainrule.autograd.grad_mode import STATE
+    from chainrule.creation import _rng, rand
 
+    if STATE.random_levels:  # vmap(randomness="different"): a mask per example
+        scale = 1.0 / (1.0 - p)
+        return x * ((rand(*x.shape, dtype=x.dtype) >= p).to(x.dtype) * scale)
     keep = _rng().random(x.shape) >= p
     mask = keep.astype(x.data.dtype) * x.data.dtype.type(1.0 / (1.0 - p))
     return x * Tensor(mask)
@@ -174,6 +179,8 @@ def embedding(indices: Any, weight: Any, padding_idx: int | None = None) -> Tens
 
     d/dweight: g added back into the picked rows (repeats accumulate); none for padding_idx.
     """
+    if batch_traced(indices) and padding_idx is None:  # per-example ids (vmap): an operand
+        return take(weight, indices)
     idx = _tensor(indices).data
     if idx.dtype.kind not in "iu":
         raise TypeError(
@@ -297,10 +304,35 @@ def max_pool2d(
             f"max_pool2d: kernel size {k} is larger than the padded input of shape "
             f"{tuple(x.shape)} with padding {pad}"
         )
+    if batch_traced(x):
+        out = _max_pool2d_batched(x, k, st, pad)
+        return ops.squeeze(out, 0) if unbatched else out
     index = pool.max_pool2d_indices(x.data, k, st, pad)
     overlap = st[0] < k[0] or st[1] < k[1]
     out = pool.pool_gather(x, index, x.shape, overlap)
     return ops.squeeze(out, 0) if unbatched else out
+
+
+def _max_pool2d_batched(x: Tensor, k: Any, st: Any, pad: Any) -> Tensor:
+    """max_pool2d of an (N, C, H, W) example that vmap batches: each example's window argmax
+    differs, so the positions become an index *operand* batched like ``x`` (``take_rows`` on
+    the flattened example; its VJP scatters, adding where windows overlap)."""
+    n, c, h, w = x.shape
+    data = x.data  # (batch axes of every vmap level, oldest first, ..., N, C, H, W)
+    lead = data.shape[:-4]
+    index = pool.max_pool2d_indices(data.reshape(-1, c, h, w), k, st, pad)  # in one H*W plane
+    planes = xp.arange(index.shape[0] * c).reshape(index.shape[0], c) % (n * c)
+    flat = (index + (planes * (h * w))[:, :, None, None]).reshape(*lead, n, c, *index.shape[2:])
+    levels = []  # the batch levels in x's chain, newest first
+    t = x
+    while t._level is not None:
+        if hasattr(t._level, "size"):
+            levels.append(t._level)
+        t = t.primal
+    idx: Any = Tensor(flat)
+    for level in reversed(levels):  # the oldest level's axis is the array's first
+        idx = level.wrap(idx)
+    return take(ops.reshape(x, (-1,)), idx)
 
 
 # --- losses ---------------------------------------------------------------------------------
@@ -364,6 +396,25 @@ def _row_scale(y: Any, valid: Any, w: Any, reduction: str) -> Any:
     return scale
 
 
+def _cross_entropy_traced_target(
+    z: Tensor, y: Tensor, weight: Any, ignore_index: int, reduction: str, smoothing: float
+) -> Tensor:
+    """Cross-entropy with class-index targets that are batched by ``vmap`` (their values
+    differ per example, so they cannot be the fused primitive's index parameter): the same
+    loss from the one-hot targets, built with batched comparisons."""
+    if weight is not None or bool((y.data == ignore_index).any()):
+        raise NotImplementedError(
+            "cross_entropy under vmap with batched class-index targets supports neither class "
+            "weights nor ignore_index rows; pass one-hot float targets instead"
+        )
+    c_dim = 0 if z.ndim == 1 else 1
+    shape = [1] * z.ndim
+    shape[c_dim] = z.shape[c_dim]
+    classes = Tensor(xp.arange(z.shape[c_dim]).reshape(shape))
+    one_hot = (ops.unsqueeze(y, c_dim) == classes).to(z.dtype)
+    return _cross_entropy_probs(z, one_hot, None, reduction, smoothing)
+
+
 def cross_entropy(
     input: Any,
     target: Any,
@@ -402,6 +453,8 @@ def cross_entropy(
             f"(float) of shape {tuple(z.shape)}, got a {y.data.dtype} tensor of shape "
             f"{tuple(y.shape)}"
         )
+    if y._level is not None:  # class indices batched by vmap: as one-hot probabilities
+        return _cross_entropy_traced_target(z, y, weight, ignore_index, reduction, label_smoothing)
     yd = y.data
     if (
         z.ndim == 2

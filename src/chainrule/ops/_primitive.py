@@ -178,6 +178,18 @@ def bind(prim: Primitive, args: tuple, params: dict) -> Any:
     return eager(prim, args, params)
 
 
+def bind_constant(prim: Primitive, args: tuple, params: dict) -> Any:
+    """``bind`` for a value without derivative (a comparison or an index of traced values):
+    batch levels apply their rule, derivative levels pass it on as a constant, and the tape
+    records nothing (grad mode off while it runs)."""
+    prev = STATE.grad_enabled
+    STATE.grad_enabled = False
+    try:
+        return bind(prim, args, params)
+    finally:
+        STATE.grad_enabled = prev
+
+
 def eager(prim: Primitive, args: tuple, params: dict) -> Any:
     """Run the forward implementation; record a node if some input requires grad."""
     try:

@@ -20,11 +20,11 @@ from typing import Any
 
 from chainrule import _backend
 from chainrule.autograd import engine
-from chainrule.ops import conv, elementwise, inplace, linalg, loss, nn, pool, reduce, shape
+from chainrule.ops import conv, decomp, elementwise, inplace, linalg, loss, nn, pool, reduce, shape
 from chainrule.ops._primitive import EXPORTS
 from chainrule.tensor import Tensor
 
-FAMILIES = (shape, elementwise, reduce, linalg, nn, conv, pool, loss, inplace, engine)
+FAMILIES = (shape, elementwise, reduce, linalg, decomp, nn, conv, pool, loss, inplace, engine)
 
 # --- the functions: chainrule.<name> and nn.functional.<name> ---------------------------------
 

@@ -5,7 +5,7 @@ it (VJP ``g * d``, JVP ``t * d``). Binary ops broadcast: the engine sums each co
 its input's shape, so the rules below never mention broadcasting.
 
 Each op is defined here once: primitive, forward, derivative, what it saves, its batching rule
-(only the ops that tangents and cotangents flow through have one) and, below the table, its
+(every pointwise primitive has one: vmap batches primals) and, below the table, its
 public function with the signature and docstring users see. ``chainrule.ops.api`` publishes
 those as ``chainrule.<name>``, Tensor methods and ``nn.functional`` names.
 """
@@ -19,7 +19,7 @@ from chainrule import _backend
 from chainrule._backend import erf as _erf_impl
 from chainrule._backend import xp
 from chainrule.ops._primitive import Primitive, bind, public
-from chainrule.ops.shape import align, batch_rank, broadcast_batch, to
+from chainrule.ops.shape import align, batch_rank, broadcast_batch, constant_op, to
 from chainrule.tensor import Tensor, wrap
 
 
@@ -52,6 +52,7 @@ def unary(
     prim = Primitive(name, impl, saves=(0,) if "x" in reads else (), saves_out="out" in reads)
     prim.defvjp(lambda g, out, x, **p: g * deriv(x, out, **p))
     prim.defjvp(lambda t, out, x, **p: t * deriv(x, out, **p))
+    prim.batch = broadcast_batch  # pointwise: the batch axis is one more broadcast dim
     return prim
 
 
@@ -82,6 +83,7 @@ def binary(
     prim.defvjp(_scaled(dx), _scaled(dy))
     if not linear:  # a linear op's JVP is the op applied to the tangents
         prim.defjvp(_scaled(dx), _scaled(dy))
+    prim.batch = broadcast_batch  # pointwise: the batch axis is one more broadcast dim
     return prim
 
 
@@ -170,10 +172,10 @@ minimum_p = binary(
 where_p = Primitive("where", xp.where, broadcasts=True, saves=(0,))
 # d/dx where(c, x, y) = c, d/dy = not c; the condition is not differentiable
 where_p.defvjp(
-    None, lambda g, out, c, x, y: mask(g, c.data), lambda g, out, c, x, y: mask(g, ~c.data)
+    None, lambda g, out, c, x, y: gate(g, c), lambda g, out, c, x, y: gate(g, c, negate=True)
 )
 where_p.defjvp(
-    None, lambda t, out, c, x, y: mask(t, c.data), lambda t, out, c, x, y: mask(t, ~c.data)
+    None, lambda t, out, c, x, y: gate(t, c), lambda t, out, c, x, y: gate(t, c, negate=True)
 )
 
 # --- unary ----------------------------------------------------------------------------------
@@ -236,6 +238,18 @@ def mask(g: Any, mask: Any) -> Any:
 mask_fn = mask  # (inside rules whose parameter is also called mask)
 
 
+def gate(g: Any, c: Any, negate: bool = False) -> Any:
+    """``g`` where the bool tensor ``c`` holds (``negate``: where it does not), else 0.
+
+    A plain condition becomes ``mask``'s array parameter (the fast path). A traced one (inside
+    ``vmap`` the condition of a batched primal is itself batched) must stay an operand, so
+    that the batch level lines it up with ``g``: then it is ``where(c, g, 0)``.
+    """
+    if c._level is None:
+        return mask(g, ~c.data if negate else c.data)
+    return where(c, 0.0, g) if negate else where(c, g, 0.0)
+
+
 def _mask_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
     # the mask (a parameter) broadcasts like an operand: align g's dims with it too
     rank = max(batch_rank(values[0], batched[0]), params["mask"].ndim)
@@ -247,9 +261,13 @@ mask_p.batch = _mask_batch
 
 relu_p = Primitive("relu", lambda x: xp.maximum(x, 0).astype(x.dtype, copy=False), saves=(0,))
 # d/dx relu(x) = 1 if x > 0 else 0 (0 at the kink, as PyTorch); 1 at NaN (PyTorch zeroes only
-# where x <= 0)
-relu_p.defvjp(lambda g, out, x: mask(g, ~(x.data <= 0)))
-relu_p.defjvp(lambda t, out, x: mask(t, ~(x.data <= 0)))
+# where x <= 0). Traced (vmap), the mask is the batched operand ``x <= 0``, negated.
+relu_p.defvjp(
+    lambda g, out, x: mask(g, ~(x.data <= 0)) if x._level is None else gate(g, x <= 0, negate=True)
+)
+relu_p.defjvp(
+    lambda t, out, x: mask(t, ~(x.data <= 0)) if x._level is None else gate(t, x <= 0, negate=True)
+)
 
 leaky_relu_p = Primitive(
     "leaky_relu",
@@ -271,13 +289,13 @@ def _clamp_pass(x: Any, lo: float | None, hi: float | None) -> Any:
     return inside
 
 
-clamp_p.defvjp(lambda g, out, x, lo, hi: mask(g, _clamp_pass(x, lo, hi).data))
-clamp_p.defjvp(lambda t, out, x, lo, hi: mask(t, _clamp_pass(x, lo, hi).data))
+clamp_p.defvjp(lambda g, out, x, lo, hi: gate(g, _clamp_pass(x, lo, hi)))
+clamp_p.defjvp(lambda t, out, x, lo, hi: gate(t, _clamp_pass(x, lo, hi)))
 
-# Batching: only the ops that tangents and cotangents pass through (sums of tangents, g * d,
-# g / y, -g, where(c, g, ...), a cast of g) ever see a stacked value; the others are applied
-# to primals only, which are never batched.
-for _p in (add_p, sub_p, mul_p, div_p, where_p, neg_p, clone_p):
+# Batching: every pointwise op broadcasts the batch axis like any other leading dim (vmap
+# batches primals, jacfwd/jacrev tangents and cotangents; the unary and binary ops get it in
+# ``unary`` and ``binary``).
+for _p in (div_p, where_p, neg_p, clone_p, pow_scalar_p, relu_p, leaky_relu_p, clamp_p):
     _p.batch = broadcast_batch
 
 
@@ -413,7 +431,7 @@ def where(condition: Any, x: Any, y: Any) -> Any:
     if not isinstance(condition, Tensor):
         condition = Tensor(xp.asarray(condition, dtype=bool))
     elif condition.data.dtype != _backend.bool_:
-        condition = Tensor(condition.data.astype(bool))
+        condition = to(condition, _backend.bool_)  # (a constant; batched under vmap)
     x, y = _binary_operands(x, y, "where")
     return bind(where_p, (condition, x, y), {})
 
@@ -537,14 +555,23 @@ def clamp(x: Any, min: Any = None, max: Any = None) -> Any:
     return bind(clamp_p, (x,), {"lo": min, "hi": max})
 
 
+def _sign_impl(x: Any) -> Any:
+    # xp.sign is NaN at NaN; PyTorch's sign is 0 there
+    return xp.where(x != x, 0, xp.sign(x)).astype(x.dtype, copy=False)
+
+
 def sign(x: Any) -> Any:
     """-1, 0 or 1 (not differentiable: a constant); 0 at NaN, as PyTorch."""
-    return wrap(xp.where(x.data != x.data, 0, xp.sign(x.data)).astype(x.data.dtype, copy=False))
+    if x._level is not None:
+        return constant_op(_sign_impl, x)
+    return wrap(_sign_impl(x.data))
 
 
 def _compare(fn: Any, name: str, toplevel: bool = True) -> Any:
     def compare(x: Any, y: Any) -> Any:
         x, y = _binary_operands(x, y, name)
+        if x._level is not None or y._level is not None:
+            return constant_op(fn, x, y)
         return wrap(fn(x.data, y.data))
 
     compare.__name__ = name
@@ -582,6 +609,8 @@ logical_xor = _compare(xp.logical_xor, "logical_xor", toplevel=False)
 @public(toplevel=False)
 def logical_not(x: Any) -> Any:
     """Elementwise not, as a bool tensor (not differentiable)."""
+    if x._level is not None:
+        return constant_op(xp.logical_not, x)
     return wrap(xp.logical_not(x.data))
 
 

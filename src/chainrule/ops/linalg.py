@@ -96,6 +96,12 @@ def _matmul_batch(level: Any, prim: Primitive, values: list, batched: list, para
         out = bind(prim, (x, flat), params)  # (n, B*...*m)
         out = S.reshape_to(out, (x.shape[0], *cols.shape[1:]))  # (n, B, ..., m)
         out = S.permute_to(out, (*range(1, nd - 1), 0, nd - 1))  # (B, ..., n, m)
+    elif x.shape[-1] == 1:
+        # a contraction of length 1 is an outer product (per-example weight gradients of a
+        # dense layer, g^T x for one row): broadcasting beats a stack of rank-1 matmuls
+        rank = max(batch_rank(x, bx), batch_rank(y, by))
+        x, y = align([x, y], [bx, by], rank)
+        out = bind(E.mul_p, (x, y), {})
     else:
         rank = max(batch_rank(x, bx), batch_rank(y, by))
         x, y = align([x, y], [bx, by], rank)
@@ -182,6 +188,30 @@ linear_p.defjvp(
     lambda t, out, x, w, *bias: _mm(x, S.permute_to(t, (1, 0))),
     lambda t, out, x, w, b: expand(t, (*x.shape[:-1], w.shape[0])),
 )
+
+
+def _linear_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    if not any(batched[1:]):  # a batch of inputs through shared weights: one bigger product
+        return bind(prim, tuple(values), params)
+    # per-example weights (vmap over models, or a stacked weight tangent): x @ w^T + b
+    x, w = values[:2]
+    bx, bw = batched[:2]
+    out = _matmul_batch(level, matmul_p, [x, _mT(w)], [bx, bw], {})
+    if len(values) == 3:
+        b, bb = values[2], batched[2]
+        rank = batch_rank(x, bx)
+        out, b = align([out, b], [True, bb], rank)
+        out = bind(E.add_p, (out, b), {})
+    return out
+
+
+def _mm_tn_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    a, b = values  # a^T b per example: the last two dims of a swapped, then a matmul
+    return _matmul_batch(level, matmul_p, [_mT(a), b], batched, {})
+
+
+linear_p.batch = _linear_batch
+outer_mm_p.batch = _mm_tn_batch
 
 
 def linear(x: Any, w: Any, b: Any = None) -> Any:

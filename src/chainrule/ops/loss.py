@@ -29,7 +29,7 @@ from chainrule._backend import xp
 from chainrule.ops._primitive import Primitive, bind
 from chainrule.ops.nn import softmax
 from chainrule.ops.reduce import sum
-from chainrule.ops.shape import align, unsqueeze
+from chainrule.ops.shape import align, expand_to, reshape_to, unsqueeze
 from chainrule.tensor import Tensor
 
 
@@ -166,11 +166,36 @@ def _softmax_vjp(u: Any, z: Any, target: Any, scale: Any, smoothing: float, weig
     return s * (u - sum(u * s, 1, True)) * Tensor(q.sum(axis=1, keepdims=True))
 
 
+def _tiled(params: dict, b: int) -> dict:
+    """The row parameters repeated for ``b`` stacked examples of the same rows (vmap of a
+    loss over logits with one shared target): the stack is then one (b*M, C) call."""
+    scale = params["scale"]
+    return {
+        **params,
+        "target": xp.tile(params["target"], b),
+        "scale": scale if isinstance(scale, float) else xp.tile(scale, b),
+        "reduce": False,
+    }
+
+
+def _forward_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    (z,) = values  # (B, M, C): per-example logits, the same targets for every example
+    b, m, c = z.shape
+    rows = bind(prim, (reshape_to(z, (b * m, c)),), _tiled(params, b))
+    rows = reshape_to(rows, (b, m))
+    return sum(rows, 1) if params["reduce"] else rows
+
+
 def _backward_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
-    # only g (a cotangent) is ever stacked: d(z) times each stacked g
     g, z = values
-    if batched[1]:
-        raise NotImplementedError  # primals are never batched (see chainrule.func.batching)
+    if batched[1]:  # batched logits (vmap over examples): one (B*M, C) call, g per row
+        b, m, c = z.shape
+        if params["reduce"]:  # one g per example (or one for all): repeated over its rows
+            g = unsqueeze(g, -1) if batched[0] else g
+        g_rows = reshape_to(expand_to(g, (b, m)), (b * m,))
+        out = bind(prim, (g_rows, reshape_to(z, (b * m, c))), _tiled(params, b))
+        return reshape_to(out, (b, m, c))
+    # only g (a cotangent of jacrev) is stacked: d(z) times each stacked g
     d = _dlogits(z, **{k: params[k] for k in ("target", "scale", "smoothing", "weight")})
     g_rows = g if params["reduce"] else unsqueeze(g, -1)
     (g_rows,) = align([g_rows], [True], 2)
@@ -178,6 +203,7 @@ def _backward_batch(level: Any, prim: Primitive, values: list, batched: list, pa
 
 
 cross_entropy_backward_p.batch = _backward_batch
+cross_entropy_p.batch = _forward_batch
 
 
 def cross_entropy_backward(

@@ -12,7 +12,7 @@ from chainrule._backend import xp
 from chainrule.ops._primitive import Primitive, bind, public
 from chainrule.ops.elementwise import _float_input, exp
 from chainrule.ops.reduce import sum
-from chainrule.ops.shape import _one_dim
+from chainrule.ops.shape import _one_dim, reshape_to
 
 
 def _softmax_impl(x: Any, dim: int) -> Any:
@@ -37,6 +37,17 @@ log_softmax_p = Primitive("log_softmax", _log_softmax_impl, saves_out=True)
 # d log_softmax = dx - softmax * sum(dx):  VJP g - exp(out) * sum(g),  JVP t - sum(exp(out) t)
 log_softmax_p.defvjp(lambda g, out, x, dim: g - exp(out) * sum(g, dim, True))
 log_softmax_p.defjvp(lambda t, out, x, dim: t - sum(exp(out) * t, dim, True))
+
+
+def _softmax_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    (v,) = values  # the per-example dim moves one to the right of the batch axis
+    if v.ndim == 1:  # 0-d examples: over a 1-element dim, as the 0-d op does
+        out = bind(prim, (reshape_to(v, (v.shape[0], 1)),), {"dim": 1})
+        return reshape_to(out, v.shape)
+    return bind(prim, (v,), {"dim": params["dim"] % (v.ndim - 1) + 1})
+
+
+softmax_p.batch = log_softmax_p.batch = _softmax_batch
 
 
 # --- public functions -----------------------------------------------------------------------

@@ -16,7 +16,7 @@ from chainrule._backend import xp
 from chainrule.ops import shape as S
 from chainrule.ops._primitive import Primitive, bind, public
 from chainrule.ops.elementwise import _float_input, exp, maximum, minimum, sqrt, where
-from chainrule.ops.shape import _dims, reshape, squeeze, take_along_dim, to
+from chainrule.ops.shape import _dims, arg_extreme, reshape, squeeze, take_along_dim, to
 from chainrule.tensor import Tensor, wrap
 
 
@@ -91,10 +91,12 @@ def _reduce_batch(level: Any, prim: Primitive, values: list, batched: list, para
     dim = params["dim"]
     if dim is None:
         dim = tuple(range(v.ndim - 1))
-    return bind(prim, (v,), {**params, "dim": tuple(d + 1 for d in dim)})
+    nd = (v.ndim - 1) or 1
+    return bind(prim, (v,), {**params, "dim": tuple(d % nd + 1 for d in dim)})
 
 
-sum_p.batch = _reduce_batch  # the one reduction that cotangents and tangents pass through
+for _p in (sum_p, amax_p, amin_p, logsumexp_p):
+    _p.batch = _reduce_batch
 
 
 # --- public functions -----------------------------------------------------------------------
@@ -104,6 +106,8 @@ sum_p.batch = _reduce_batch  # the one reduction that cotangents and tangents pa
 def argmax(x: Any, dim: int | None = None, keepdim: bool = False) -> Any:
     """Index of the maximum (flattened when ``dim`` is None). Integer result: no gradient."""
     _check_arg_reduction(x, dim, "argmax")
+    if x._level is not None:
+        return arg_extreme(xp.argmax, x, dim, keepdim)
     return wrap(xp.argmax(x.data, axis=dim, keepdims=keepdim))
 
 
@@ -111,6 +115,8 @@ def argmax(x: Any, dim: int | None = None, keepdim: bool = False) -> Any:
 def argmin(x: Any, dim: int | None = None, keepdim: bool = False) -> Any:
     """Index of the minimum (flattened when ``dim`` is None). Integer result: no gradient."""
     _check_arg_reduction(x, dim, "argmin")
+    if x._level is not None:
+        return arg_extreme(xp.argmin, x, dim, keepdim)
     return wrap(xp.argmin(x.data, axis=dim, keepdims=keepdim))
 
 
@@ -185,11 +191,23 @@ def std(
     """Standard deviation: sqrt(var(x)).   d/dx_i std = (x_i - mean) / ((n - correction) std),
     and 0 where std is 0 (a constant slice), as PyTorch, rather than 0 * inf = nan."""
     v = var(x, dim, keepdim, correction=correction, unbiased=unbiased)
-    zero = wrap(v.data == 0)  # sqrt'(0) is inf: take sqrt of 1 there and put 0 back
+    zero = v == 0  # sqrt'(0) is inf: take sqrt of 1 there and put 0 back (a constant mask)
     return where(zero, 0.0, sqrt(where(zero, 1.0, v)))
 
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
+
+
+def _extreme_with_nan(prim: Any, x: Any) -> Any:
+    """max()/min() of all entries when some examples of a vmap stack hold a NaN: per example,
+    the mean of its NaN entries (NaN, the gradient shared by them) if it has any, else the
+    extreme of the others. The boolean index of the eager path has no batched form."""
+    nan = x != x  # a constant mask, batched with x
+    k = sum(nan.to(x.dtype))
+    of_nans = sum(where(nan, x, 0.0)) / maximum(k, 1.0)
+    fill = -xp.inf if prim is amax_p else xp.inf  # out of the way of the extreme
+    rest = bind(prim, (where(nan, fill, x),), {"dim": None, "keepdim": False})
+    return where(k > 0, of_nans, rest)
 
 
 def _extreme(prim: Any, argfn: Any, x: Any, dim: Any, keepdim: bool, op: str) -> Any:
@@ -198,12 +216,17 @@ def _extreme(prim: Any, argfn: Any, x: Any, dim: Any, keepdim: bool, op: str) ->
     if dim is None:
         if x.data.dtype.kind == "f" and xp.isnan(x.data).any():
             # PyTorch: the result is NaN and the gradient is shared by the NaN entries
-            return mean(x[wrap(xp.isnan(x.data))])
+            if x.data.ndim == x.ndim:
+                return mean(x[wrap(xp.isnan(x.data))])
+            return _extreme_with_nan(prim, x)  # under vmap: x.data is the whole stack
         return bind(prim, (x,), {"dim": None, "keepdim": False})
     if x.ndim == 0:  # a 0-d tensor is its own max along dim 0 (or -1), at index 0
         _dims(x, dim, op)
         return MaxResult(reshape(x, ()), wrap(xp.zeros((), dtype=_backend.int64)))
     (d,) = _dims(x, dim, op) or (0,)
+    if x._level is not None:  # traced (vmap): indices as a batched value, values by amax
+        idx = arg_extreme(argfn, x, d, keepdim)
+        return MaxResult(bind(prim, (x,), {"dim": (d,), "keepdim": keepdim}), idx)
     # With a dim, PyTorch returns (values, indices) and the gradient goes to that index only.
     indices = xp.expand_dims(argfn(x.data, axis=d), d)
     values = take_along_dim(x, indices, d)

@@ -19,7 +19,7 @@ from typing import Any
 
 from chainrule import _backend
 from chainrule._backend import xp
-from chainrule.ops._primitive import Primitive, bind, public
+from chainrule.ops._primitive import Primitive, bind, bind_constant, public
 from chainrule.tensor import Tensor, wrap
 
 # --- dtype conversion -----------------------------------------------------------------------
@@ -35,6 +35,8 @@ def to(x: Any, dtype: Any) -> Any:
     if x.data.dtype == dtype:
         return x
     if dtype.kind != "f":  # integers and bools carry no gradient: a constant, as in PyTorch
+        if x._level is not None:  # (batched under vmap: see constant_op)
+            return constant_op(lambda a: a.astype(dtype), x)
         return wrap(x.data.astype(dtype))
     return bind(cast_p, (x,), {"dtype": dtype})
 
@@ -412,6 +414,8 @@ def chunk(x: Any, chunks: int, dim: int = 0) -> tuple[Any, ...]:
 @public()
 def take_along_dim(x: Any, indices: Any, dim: int) -> Any:
     """Gather entries of ``x`` at ``indices`` along ``dim``.   VJP: scatter-add g back."""
+    if batch_traced(indices):
+        raise _batched_index_error("take_along_dim")
     idx = indices.data if isinstance(indices, Tensor) else xp.asarray(indices)
     d = _one_dim(x, dim, "take_along_dim")
     if idx.ndim != x.ndim or idx.dtype.kind not in "iu":
@@ -446,7 +450,16 @@ def take_along_dim(x: Any, indices: Any, dim: int) -> Any:
 @public(method="__getitem__", toplevel=False)
 def index(x: Any, index: Any) -> Any:
     """Basic and advanced indexing, ``x[index]``.   VJP: g scattered (added) back into zeros."""
+    if isinstance(index, Tensor) and index.dtype.kind in "iu" and batch_traced(index):
+        return take(x, index)  # per-example indices (vmap): an operand, not a parameter
     return getitem(x, normalize_index(index, x))
+
+
+def _batched_index_error(op: str) -> NotImplementedError:
+    return NotImplementedError(
+        f"{op}: indices that vmap batches (a different index per example) are not supported "
+        "yet; index outside vmap, or use one-hot masks (e.g. (x * (cr.arange(n) == i)).sum())"
+    )
 
 
 def normalize_index(index: Any, x: Any) -> Any:
@@ -456,6 +469,8 @@ def normalize_index(index: Any, x: Any) -> Any:
     out = []
     for item in items:
         if isinstance(item, Tensor):
+            if batch_traced(item):
+                raise _batched_index_error("index")
             item = item.data
         elif isinstance(item, list):
             item = xp.asarray(item)
@@ -500,6 +515,62 @@ def broadcast_batch(level: Any, prim: Primitive, values: list, batched: list, pa
     """Elementwise ops: align ranks, then the op broadcasts the batch axis itself."""
     rank = max(batch_rank(v, b) for v, b in zip(values, batched))
     return bind(prim, tuple(align(values, batched, rank)), params)
+
+
+# --- values without a derivative (comparisons, signs, arg-extremes) inside transforms --------
+# Outside transforms these are computed on the arrays directly (``wrap(x.data > y.data)``).
+# Inside a vmap that would read the stacked array as if it were one example's, so a traced
+# operand sends them through a primitive without derivatives: the batch level applies its
+# rule, derivative levels pass the value on as a constant.
+
+
+def is_traced(*xs: Any) -> bool:
+    """Whether some operand is a tracer of a function transform."""
+    return builtins.any(isinstance(x, Tensor) and x._level is not None for x in xs)
+
+
+def batch_traced(x: Any) -> bool:
+    """Whether a vmap batches ``x`` (some level in its chain of tracers is a batch level)."""
+    while isinstance(x, Tensor) and x._level is not None:
+        if hasattr(x._level, "size"):
+            return True
+        x = x.primal
+    return False
+
+
+nondiff_p = Primitive("nondiff", lambda *xs, fn: xp.asarray(fn(*xs)))
+nondiff_p.defvjp(None, None, None)  # not differentiable: levels treat the result as constant
+nondiff_p.defjvp(None, None, None)
+nondiff_p.batch = broadcast_batch  # pointwise functions only
+
+
+def constant_op(fn: Any, *xs: Any) -> Any:
+    """``fn`` (pointwise, on arrays) applied to traced operands, as a value without
+    derivative."""
+    return bind_constant(nondiff_p, xs, {"fn": fn})
+
+
+arg_extreme_p = Primitive(
+    "arg_extreme", lambda x, fn, dim, keepdim: xp.asarray(fn(x, axis=dim, keepdims=keepdim))
+)
+arg_extreme_p.defvjp(None)
+arg_extreme_p.defjvp(None)
+
+
+def _arg_extreme_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    (v,) = values
+    if params["dim"] is None:  # over all of an example's entries: flatten them first
+        v = reshape_to(v, (v.shape[0], math.prod(v.shape[1:])))
+        return bind(prim, (v,), {**params, "dim": 1, "keepdim": False})
+    return bind(prim, (v,), {**params, "dim": params["dim"] % (v.ndim - 1) + 1})
+
+
+arg_extreme_p.batch = _arg_extreme_batch
+
+
+def arg_extreme(fn: Any, x: Any, dim: Any, keepdim: bool) -> Any:
+    """``argmax``/``argmin`` of a traced value (see ``constant_op``)."""
+    return bind_constant(arg_extreme_p, (x,), {"fn": fn, "dim": dim, "keepdim": keepdim})
 
 
 def with_batch(shape: tuple[int, ...], size: int) -> tuple[int, ...]:
@@ -605,3 +676,74 @@ getitem_p.batch = _getitem_batch
 index_add_p.batch = _index_add_batch
 index_put_p.batch = _index_put_batch
 cat_p.batch = _cat_batch
+
+
+# --- rows picked by an index *operand* (per-example indices under vmap) -------------------
+# ``x[i]`` and embeddings take their indices as a parameter (an array), which is right while
+# the indices are constants. Indices that vmap batches differ per example, so they must be an
+# operand the batch level can see: ``take(x, i)`` = x[i] along dim 0, and its adjoint
+# ``scatter_rows(g, i, n)`` (g added into n zero rows at i). Both are linear in their first
+# input: d/dx take(x, i) . t = take(t, i);  VJP: scatter_rows(g, i, n).
+
+
+def _scatter_rows_impl(g: Any, idx: Any, n: int) -> Any:
+    out = xp.zeros((n, *g.shape[idx.ndim :]), dtype=g.dtype)
+    xp.add.at(out, idx, g)  # repeated indices accumulate
+    return out
+
+
+take_p = Primitive("take_rows", lambda x, idx: x[idx])
+scatter_rows_p = Primitive("scatter_rows", _scatter_rows_impl)
+take_p.defvjp(lambda g, out, x, idx: bind(scatter_rows_p, (g, idx), {"n": x.shape[0]}), None)
+take_p.defjvp(lambda t, out, x, idx: bind(take_p, (t, idx), {}), None)
+scatter_rows_p.defvjp(lambda h, out, g, idx, n: bind(take_p, (h, idx), {}), None)
+scatter_rows_p.defjvp(lambda t, out, g, idx, n: bind(scatter_rows_p, (t, idx), {"n": n}), None)
+
+
+def _offset_rows(level: Any, idx: Any, n: int) -> Any:
+    """Batched indices into the rows of a (B*n, ...) stack: example k's index plus k*n."""
+    size = idx.shape[0]
+    offsets = wrap(xp.arange(size).reshape((size,) + (1,) * (idx.ndim - 1)) * n)
+    return constant_op(xp.add, idx, offsets)  # integers: no derivative
+
+
+def _take_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
+    x, idx = values
+    bx, bi = batched
+    if not bx:  # shared rows, per-example indices: the stacked indices pick them directly
+        return bind(prim, (x, idx), {})
+    if not bi:  # per-example rows, shared indices: pick along dim 1, batch axis back first
+        moved = bind(prim, (permute_to(x, (1, 0, *range(2, x.ndim))), idx), {})
+        k = idx.ndim
+        return permute_to(moved, (k, *range(k), *range(k + 1, moved.ndim)))
+    b, n = x.shape[:2]  # both: the examples' rows stacked as (B*n, ...), indices offset
+    flat = reshape_to(x, (b * n, *x.shape[2:]))
+    return bind(prim, (flat, _offset_rows(level, idx, n)), {})
+
+
+def _scatter_rows_batch(level: Any, prim: Primitive, values: list, batched: list, params):
+    g, idx = values
+    bg, bi = batched
+    n = params["n"]
+    if not bi:  # shared indices: scatter with the batch axis moved behind the index dims
+        k = idx.ndim
+        moved = permute_to(g, (*range(1, k + 1), 0, *range(k + 1, g.ndim)))
+        out = bind(prim, (moved, idx), {"n": n})  # (n, B, ...)
+        return permute_to(out, (1, 0, *range(2, out.ndim)))
+    if not bg:
+        (g,) = stack_all(level, [g], [False])
+    b = idx.shape[0]
+    out = bind(prim, (g, _offset_rows(level, idx, n)), {"n": b * n})
+    return reshape_to(out, (b, n, *out.shape[1:]))
+
+
+take_p.batch = _take_batch
+scatter_rows_p.batch = _scatter_rows_batch
+
+
+def take(x: Any, idx: Any) -> Any:
+    """``x[idx]`` along dim 0 with ``idx`` an integer Tensor operand (see above)."""
+    n = x.shape[0]
+    if idx.data.size and (int(idx.data.min()) < -n or int(idx.data.max()) >= n):
+        raise IndexError(f"index: an index is out of range for dim 0 of size {n}")
+    return bind(take_p, (x, idx), {})
