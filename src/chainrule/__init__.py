@@ -11,11 +11,24 @@ tensor([[2., 4.]])
 from chainrule.ops import api as _ops  # first: attaches the Tensor methods (isort: skip)
 
 from chainrule import autograd, data, func, nn, optim, utils
-from chainrule._backend import bool_, float16, float32, float64, int32, int64
+from chainrule._backend import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
+from chainrule._device import (
+    accelerator,
+    cuda,
+    device,
+    get_default_device,
+    mps,
+    set_default_device,
+)
+from chainrule._random import Generator, default_generator, initial_seed, seed
 from chainrule.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.creation import (
     arange,
+    empty,
+    empty_like,
     eye,
+    from_dlpack,
+    from_numpy,
     full,
     full_like,
     linspace,
@@ -27,17 +40,22 @@ from chainrule.creation import (
     randint,
     randn,
     randn_like,
+    randperm,
     tensor,
     zeros,
     zeros_like,
 )
 from chainrule.io import load, save
 from chainrule.ops.api import *  # noqa: F403  (the ops: generated from the family files)
-from chainrule.tensor import Tensor
+from chainrule.tensor import Size, Tensor
 
 float = float32
 double = float64
 long = int64
 bool = bool_
+half = float16
+int = int32
+short = int16
+uint8 = uint8
 
 __version__ = "0.1.0"

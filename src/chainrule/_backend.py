@@ -20,6 +20,9 @@ float64 = xp.dtype("float64")
 float16 = xp.dtype("float16")
 int64 = xp.dtype("int64")
 int32 = xp.dtype("int32")
+int16 = xp.dtype("int16")
+int8 = xp.dtype("int8")
+uint8 = xp.dtype("uint8")
 bool_ = xp.dtype("bool")
 
 default_float = float32

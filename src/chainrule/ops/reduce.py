@@ -230,3 +230,77 @@ def logsumexp(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     """log(sum(exp(x))) over ``dim``, stable at |x| = 1000.   d/dx = softmax(x)."""
     x = _float_input(x, "logsumexp")
     return bind(logsumexp_p, (x,), {"dim": _dims(x, dim, "logsumexp"), "keepdim": keepdim})
+
+
+def _logical_reduce(fn: Any, x: Any, dim: Any, keepdim: bool, op: str) -> Any:
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    return wrap(fn(x.data, axis=_dims(x, dim, op), keepdims=keepdim))
+
+
+@public()
+def all(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """True where every entry (over ``dim``) is nonzero: a bool tensor (no gradient)."""
+    return _logical_reduce(xp.all, x, dim, keepdim, "all")
+
+
+@public()
+def any(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """True where some entry (over ``dim``) is nonzero: a bool tensor (no gradient)."""
+    return _logical_reduce(xp.any, x, dim, keepdim, "any")
+
+
+@public()
+def norm(x: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Any:
+    """The vector p-norm over ``dim`` (all entries when None): (sum |x|**p)**(1/p).
+
+    ``p`` is a number, ``inf``/``-inf`` (max/min of |x|) or ``'fro'`` (the 2-norm of all
+    entries). Composed from differentiable ops: d/dx ||x||_2 = x / ||x||_2,
+    d/dx ||x||_1 = sign(x), d/dx ||x||_inf = sign(x) at the largest |x| (ties share).
+    """
+    x = _float_input(x, "norm")
+    if dtype is not None:
+        x = to(x, dtype)
+    if p == "fro" or p == 2 or p is None:
+        return sqrt(sum(x * x, dim, keepdim))
+    if isinstance(p, str):
+        raise ValueError(f"norm: p must be a number, inf or 'fro', got {p!r}")
+    a = x.abs()
+    if p == math.inf:
+        return amax(a, dim, keepdim)
+    if p == -math.inf:
+        return amin(a, dim, keepdim)
+    if p == 0:
+        return sum(to(a != 0, x.dtype), dim, keepdim)
+    if p == 1:
+        return sum(a, dim, keepdim)
+    return sum(a**p, dim, keepdim) ** (1.0 / p)
+
+
+HistogramResult = namedtuple("HistogramResult", ["hist", "bin_edges"])
+
+
+@public()
+def histogram(
+    x: Any, bins: Any = 100, *, range: Any = None, weight: Any = None, density: bool = False
+) -> Any:
+    """Counts of ``x``'s entries in ``bins`` equal bins over ``range`` (default: min to max),
+    or over given edges: ``(hist, bin_edges)``, float like ``x`` (no gradient)."""
+    if isinstance(bins, Tensor):
+        bins = bins.data
+    w = None if weight is None else weight.data
+    hist, edges = xp.histogram(x.data, bins=bins, range=range, weights=w, density=density)
+    return HistogramResult(wrap(hist.astype(x.dtype)), wrap(edges.astype(x.dtype)))
+
+
+@public()
+def histc(x: Any, bins: int = 100, min: float = 0, max: float = 0) -> Any:
+    """Counts in ``bins`` equal bins over [min, max] (the data's range when both are 0);
+    entries outside are ignored. Float like ``x`` (no gradient)."""
+    lo, hi = float(min), float(max)
+    if lo == hi == 0:
+        lo, hi = float(x.data.min()), float(x.data.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1  # one value: PyTorch widens the range by 1 on each side
+    hist, _ = xp.histogram(x.data, bins=int(bins), range=(lo, hi))
+    return wrap(hist.astype(x.dtype))

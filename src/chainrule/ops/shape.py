@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from chainrule import _backend
+from chainrule import _backend, _device
 from chainrule._backend import xp
 from chainrule.ops._primitive import Primitive, bind, public
 from chainrule.tensor import Tensor, wrap
@@ -29,14 +29,50 @@ cast_p.defvjp(lambda g, out, x, dtype: to(g, x.dtype))  # the cotangent goes bac
 
 
 @public(method=("to", "type"), toplevel=False)
-def to(x: Any, dtype: Any) -> Any:
-    """``x`` converted to ``dtype``; gradients flow back converted to ``x``'s dtype."""
+def to(x: Any, *args: Any, dtype: Any = None, device: Any = None, copy: bool = False,
+       non_blocking: bool = False) -> Any:  # fmt: skip
+    """``x`` converted to ``dtype``; gradients flow back converted to ``x``'s dtype.
+
+    PyTorch's forms all work: ``x.to(float64)``, ``x.to("cpu")``, ``x.to(device, dtype)``,
+    ``x.to(other)`` (other's dtype and device). A device is checked (only the CPU exists in
+    this build); moving to the device the tensor is on returns it unchanged, as PyTorch does.
+    """
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.data.dtype
+        elif isinstance(a, (str, _device.device)):
+            device = a
+        elif a is not None:
+            dtype = a
+    if device is not None:
+        _device.check(device)
+    if dtype is None:
+        return clone_copy(x) if copy else x
     dtype = xp.dtype(dtype)
     if x.data.dtype == dtype:
-        return x
+        return clone_copy(x) if copy else x
     if dtype.kind != "f":  # integers and bools carry no gradient: a constant, as in PyTorch
         return wrap(x.data.astype(dtype))
     return bind(cast_p, (x,), {"dtype": dtype})
+
+
+def clone_copy(x: Any) -> Any:
+    """``x.to(..., copy=True)``: a copy in the graph (the cast primitive to the same dtype)."""
+    return bind(cast_p, (x,), {"dtype": x.data.dtype})
+
+
+def _device_method(name: str) -> Any:
+    def move(x: Any, device: Any = None, non_blocking: bool = False) -> Any:
+        _device.check(name if device is None or name == "cpu" else device)
+        return x
+
+    move.__name__ = name
+    move.__doc__ = f"``x.{name}()``: checked; the CPU is the only device in this build."
+    return public(toplevel=False)(move)
+
+
+cpu = _device_method("cpu")
+cuda = _device_method("cuda")
 
 
 def zeros_like(x: Any, dtype: Any = None) -> Any:
@@ -272,6 +308,14 @@ def permute(x: Any, *dims: Any) -> Any:
     if dims == tuple(range(nd)):
         return x
     return permute_to(x, dims)
+
+
+@public()
+def t(x: Any) -> Any:
+    """Transpose of a tensor with at most 2 dimensions (``x.t()``); 0-d and 1-d unchanged."""
+    if x.ndim > 2:
+        raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, got shape {tuple(x.shape)}")
+    return x if x.ndim < 2 else transpose(x, 0, 1)
 
 
 @public()
