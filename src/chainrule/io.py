@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import safetensors_io
 from chainrule.tensor import Tensor
 
 __all__ = ["load", "save"]
@@ -36,6 +37,8 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
     >>> load(path)
     {'w': tensor([1., 1.]), 'step': 3, 'betas': (0.9, 0.999)}
     """
+    if safetensors_io.is_safetensors_path(path):  # a state dict for PyTorch / Hugging Face
+        return safetensors_io.save(obj, path)
     arrays: dict[str, np.ndarray] = {}
     tree = _encode(obj, "", arrays)
     meta = json.dumps({"format": _FORMAT, "version": 1, "tree": tree})
@@ -91,6 +94,8 @@ def load(path: str | os.PathLike[str]) -> Any:
     Arrays come back as Tensors. A corrupt, truncated or pickled file raises ``ValueError``
     naming the path; nothing in the file is ever executed.
     """
+    if safetensors_io.is_safetensors_path(path):  # see chainrule.safetensors_io
+        return safetensors_io.load(path)
     try:
         with open(path, "rb") as f:
             loaded = np.load(f, allow_pickle=False)
