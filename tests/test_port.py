@@ -80,6 +80,9 @@ def test_numpy_on_the_left_and_asarray() -> None:
     assert np.shares_memory(np.asarray(t), t.data)
     assert isinstance(np.array(t), np.ndarray)
     assert isinstance(np.mean(cr.ones(3).numpy()), np.floating)
+    m = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert np.sum(m).item() == 10.0 and np.mean(m, axis=0).tolist() == [2.0, 3.0]
+    assert cr.sum(m, axis=1).tolist() == [3.0, 7.0] and np.max(m).item() == 4.0
 
 
 def test_from_numpy_shares_memory() -> None:

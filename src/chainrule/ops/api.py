@@ -67,7 +67,8 @@ def _write_out(out: Any, result: Any, name: str) -> Any:
 
 def _torch_keywords(fn: Callable[..., Any], params: list[str]) -> Callable[..., Any]:
     """``fn`` that also takes PyTorch's keyword names: ``input=``/``other=`` for the first
-    two operands, ``keepdims=`` for ``keepdim=``, and ``out=``. Plain calls pay one frame."""
+    two operands, ``keepdims=`` for ``keepdim=`` and ``axis=`` for ``dim=`` (NumPy's, which
+    PyTorch accepts too), and ``out=``. Plain calls pay one frame."""
     first_two = [p for p in params[:2]]
 
     @functools.wraps(fn)
@@ -84,6 +85,10 @@ def _torch_keywords(fn: Callable[..., Any], params: list[str]) -> Callable[..., 
                 kwargs[first_two[1]] = kwargs.pop("other")
         if "keepdims" in kwargs and "keepdims" not in params:
             kwargs["keepdim"] = kwargs.pop("keepdims")
+        if "axis" in kwargs and "axis" not in params and "dim" in params:
+            kwargs["dim"] = kwargs.pop("axis")  # NumPy's name (np.sum(t) calls t.sum(axis=...))
+        for key in [k for k, v in kwargs.items() if v is None and k not in params]:
+            del kwargs[key]  # NumPy passes dtype=None, out=None to a tensor's sum/mean
         result = fn(*args, **kwargs)
         return result if out is None else _write_out(out, result, fn.__name__)
 
