@@ -279,3 +279,15 @@ def test_utils_data_at_pytorch_path() -> None:
     assert issubclass(TensorDataset, Dataset)
     with pytest.raises(ValueError, match="sum"):
         random_split(ds, [3, 3])
+
+
+def test_init_generator_and_device_context() -> None:
+    w1, w2 = cr.empty(3, 4), cr.empty(3, 4)
+    cr.nn.init.kaiming_uniform_(w1, generator=cr.Generator().manual_seed(5))
+    cr.nn.init.kaiming_uniform_(w2, generator=cr.Generator().manual_seed(5))
+    assert w1.tolist() == w2.tolist() and w1.abs().max().item() > 0
+    with cr.device("cpu"):
+        assert cr.zeros(1).device == "cpu"
+    with pytest.raises(RuntimeError, match="not available"), cr.device("cuda"):
+        pass
+    assert cr.get_default_device() == "cpu"

@@ -28,7 +28,7 @@ class device:
     True
     """
 
-    __slots__ = ("index", "type")
+    __slots__ = ("_saved", "index", "type")
 
     def __init__(self, type: Any, index: int | None = None) -> None:
         if isinstance(type, device):
@@ -80,6 +80,15 @@ class device:
 
     def __reduce__(self) -> Any:
         return (device, (self.type, self.index))
+
+    def __enter__(self) -> device:
+        """``with device("cpu"):`` makes it the factories' default inside (checked)."""
+        self._saved = _default[0]  # type: ignore[attr-defined]
+        set_default_device(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _default[0] = self._saved  # type: ignore[attr-defined]
 
 
 CPU = device("cpu")
