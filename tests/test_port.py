@@ -128,6 +128,7 @@ def test_dlpack_with_jax() -> None:
     j = jnp.arange(4.0)
     t = cr.from_dlpack(j)
     assert t.tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert t.data.ctypes.data == j.unsafe_buffer_pointer()  # JAX's buffer, not a copy
     import jax
 
     back = jax.dlpack.from_dlpack(cr.tensor([1.0, 2.0]))
@@ -149,6 +150,7 @@ def test_devices() -> None:
     assert x.to(cr.zeros(1, dtype=cr.float64)).dtype == np.float64
     assert x.cpu() is x
     assert not cr.cuda.is_available() and cr.cuda.device_count() == 0
+    assert not cr.backends.mps.is_available() and not cr.backends.cudnn.is_available()
     assert not cr.accelerator.is_available() and cr.accelerator.current_accelerator() is None
     for bad in ("cuda", "cuda:0", "mps"):
         with pytest.raises(RuntimeError, match="not available"):

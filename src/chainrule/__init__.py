@@ -14,6 +14,7 @@ from chainrule import autograd, data, func, nn, optim, utils
 from chainrule._backend import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
 from chainrule._device import (
     accelerator,
+    backends,
     cuda,
     device,
     get_default_device,

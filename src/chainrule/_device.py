@@ -152,6 +152,20 @@ cuda = _Probe("cuda")
 mps = _Probe("mps")
 
 
+class _Backends:
+    """``chainrule.backends.mps.is_available()`` / ``.cuda`` / ``.cudnn``: the probes older
+    PyTorch scripts use to pick a device; none is available in this build."""
+
+    def __init__(self) -> None:
+        self.mps, self.cuda, self.cudnn = _Probe("backends.mps"), cuda, _Probe("backends.cudnn")
+
+    def __repr__(self) -> str:
+        return "<chainrule.backends: CPU only>"
+
+
+backends = _Backends()
+
+
 class _Accelerator:
     """``chainrule.accelerator``: PyTorch's device-agnostic probe; there is none here."""
 
