@@ -149,6 +149,7 @@ def test_devices() -> None:
     assert x.to("cpu") is x and x.to(cpu, cr.float64).dtype == np.float64
     assert x.to(cr.zeros(1, dtype=cr.float64)).dtype == np.float64
     assert x.cpu() is x
+    assert x.to("float64").dtype == np.float64  # a NumPy dtype name still works
     assert not cr.cuda.is_available() and cr.cuda.device_count() == 0
     assert not cr.backends.mps.is_available() and not cr.backends.cudnn.is_available()
     assert not cr.accelerator.is_available() and cr.accelerator.current_accelerator() is None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 #: device types PyTorch knows; only "cpu" is available in this build
-_KNOWN = ("cpu", "cuda", "mps", "xpu", "meta", "hip", "xla", "mtia", "privateuseone")
+KNOWN = ("cpu", "cuda", "mps", "xpu", "meta", "hip", "xla", "mtia", "privateuseone")
 _AVAILABLE = ("cpu",)
 
 
@@ -47,9 +47,9 @@ class device:
             if not idx.isdigit():
                 raise RuntimeError(f"device: invalid device string {type!r}")
             index = int(idx)
-        if name not in _KNOWN:
+        if name not in KNOWN:
             raise RuntimeError(
-                f"device: expected one of {', '.join(_KNOWN)} device type at start of device "
+                f"device: expected one of {', '.join(KNOWN)} device type at start of device "
                 f"string: {type!r}"
             )
         if index is not None and (not isinstance(index, int) or index < 0):

@@ -40,6 +40,8 @@ def to(x: Any, *args: Any, dtype: Any = None, device: Any = None, copy: bool = F
     for a in args:
         if isinstance(a, Tensor):
             dtype = a.data.dtype
+        elif isinstance(a, str) and a.partition(":")[0] not in _device.KNOWN:
+            dtype = a  # a NumPy dtype name ("float64"), which chainrule has always taken
         elif isinstance(a, (str, _device.device)):
             device = a
         elif a is not None:
