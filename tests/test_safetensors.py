@@ -48,6 +48,12 @@ def test_errors(tmp_path) -> None:
         cr.load(bad)
     with pytest.raises(FileNotFoundError):
         cr.load(tmp_path / "missing.safetensors")
+    from chainrule.safetensors_io import load as st_load
+
+    cr.save({"w": cr.ones(100)}, tmp_path / "big.safetensors")
+    with pytest.raises(ValueError, match="max_bytes"):
+        st_load(tmp_path / "big.safetensors", max_bytes=100)
+    assert st_load(tmp_path / "big.safetensors", max_bytes=10_000)["w"].shape == (100,)
     cr.save({"w": cr.ones(2)}, tmp_path / "w.npz")  # .npz keeps working
     assert cr.load(tmp_path / "w.npz")["w"].tolist() == [1.0, 1.0]
 

@@ -76,13 +76,22 @@ def save(obj: Any, path: str | os.PathLike[str], metadata: dict[str, str] | None
     _numpy_api().save_file(arrays, os.fspath(path), metadata=meta)
 
 
-def load(path: str | os.PathLike[str]) -> dict[str, Tensor]:
+def load(path: str | os.PathLike[str], max_bytes: int | None = None) -> dict[str, Tensor]:
     """Read a ``.safetensors`` file into a dict of Tensors (written by chainrule, PyTorch's
     ``safetensors.torch.save_file``, or any other writer). A damaged file raises
-    ``ValueError`` naming the path; a dtype NumPy lacks (bfloat16) is named in the error."""
+    ``ValueError`` naming the path; a dtype NumPy lacks (bfloat16) is named in the error.
+
+    The tensors take as much memory as the file's size (nothing is compressed), so
+    ``max_bytes`` is checked against the file size before anything is read.
+    """
     st_numpy = _numpy_api()
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no such file: {os.fspath(path)!r}")
+    size = os.path.getsize(path)
+    if max_bytes is not None and size > max_bytes:
+        raise ValueError(
+            f"load: {os.fspath(path)!r} is {size} bytes, more than max_bytes={max_bytes}"
+        )
     try:
         arrays = st_numpy.load_file(os.fspath(path))
     except Exception as err:  # SafetensorError, a dtype NumPy lacks (BF16), a short file
