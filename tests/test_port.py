@@ -294,3 +294,13 @@ def test_init_generator_and_device_context() -> None:
     with pytest.raises(RuntimeError, match="not available"), cr.device("cuda"):
         pass
     assert cr.get_default_device() == "cpu"
+
+
+def test_save_load_with_pytorch_keywords(tmp_path) -> None:
+    model = cr.nn.Linear(3, 2)
+    cr.save(model.state_dict(), tmp_path / "model.pth")  # PyTorch's quickstart names
+    other = cr.nn.Linear(3, 2)
+    other.load_state_dict(cr.load(tmp_path / "model.pth", weights_only=True, map_location="cpu"))
+    assert other.weight.tolist() == model.weight.tolist()
+    with pytest.raises(RuntimeError, match="not available"):
+        cr.load(tmp_path / "model.pth", map_location="cuda:0")

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import safetensors_io
+from chainrule import _device, safetensors_io
 from chainrule.tensor import Tensor
 
 __all__ = ["load", "save"]
@@ -88,12 +88,18 @@ def _store(array: np.ndarray, key: str, arrays: dict[str, np.ndarray]) -> str:
     return name
 
 
-def load(path: str | os.PathLike[str]) -> Any:
+def load(
+    path: str | os.PathLike[str], *, map_location: Any = None, weights_only: bool = True
+) -> Any:
     """Read what ``save`` wrote (or any numeric ``.npz``/``.npy``) without unpickling.
 
     Arrays come back as Tensors. A corrupt, truncated or pickled file raises ``ValueError``
-    naming the path; nothing in the file is ever executed.
+    naming the path; nothing in the file is ever executed. ``map_location`` and
+    ``weights_only`` are PyTorch's keywords: the device is checked (the CPU is the only one),
+    and only weights are ever loaded.
     """
+    if map_location is not None:
+        _device.check(map_location)
     if safetensors_io.is_safetensors_path(path):  # see chainrule.safetensors_io
         return safetensors_io.load(path)
     try:
