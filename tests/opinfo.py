@@ -749,6 +749,43 @@ def _index(name: str, index: Any, shapes: Sequence[Sequence[Shape]] = ((3, 4),),
 
 _SHAPE = [
     OpInfo(
+        "unbind",
+        lambda x: cr.stack(cr.unbind(x, 1)[::-1], 0),
+        M2,
+        ref=lambda a: np.stack([a[:, i] for i in range(a.shape[1])][::-1], 0),
+        torch_fn=lambda x: _t().stack(_t().unbind(x, 1)[::-1], 0),
+    ),
+    OpInfo(
+        "flip",
+        lambda x: cr.flip(x, (0, -1)),
+        M2,
+        ref=lambda a: np.flip(a, (0, -1)),
+        torch_fn=lambda x: _t().flip(x, (0, -1)),
+    ),
+    OpInfo("tril", lambda x: x.tril(), M2, ref=lambda a: np.tril(a)),
+    OpInfo(
+        "triu_1",
+        lambda x: cr.triu(x, 1),
+        M2,
+        ref=lambda a: np.triu(a, 1),
+        torch_fn=lambda x: _t().triu(x, 1),
+    ),
+    OpInfo(
+        "sort_desc",
+        lambda x: cr.sort(x, 1, descending=True)[0],
+        M2,
+        (distinct,),
+        ref=lambda a: -np.sort(-a, axis=1),
+        torch_fn=lambda x: _t().sort(x, 1, descending=True)[0],
+    ),
+    OpInfo(
+        "topk",
+        lambda x: x.topk(2, dim=-1).values,
+        M2,
+        (distinct,),
+        ref=lambda a: -np.sort(-a, axis=-1)[..., :2],
+    ),
+    OpInfo(
         "reshape", lambda x: x.reshape(2, 6), [((3, 4),), ((12,),)], ref=lambda a: a.reshape(2, 6)
     ),
     OpInfo(

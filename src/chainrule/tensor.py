@@ -151,6 +151,41 @@ class Tensor:
 
     nelement = numel
 
+    def is_contiguous(self) -> bool:
+        return bool(self.data.flags.c_contiguous)
+
+    def element_size(self) -> int:
+        return self.data.itemsize
+
+    def stride(self, dim: int | None = None) -> Any:
+        """Strides in elements (NumPy's are in bytes), as PyTorch reports them."""
+        strides = tuple(s // self.data.itemsize for s in self.data.strides)
+        return strides if dim is None else strides[dim]
+
+    def data_ptr(self) -> int:
+        return int(self.data.ctypes.data)
+
+    def _new(self, data: Any, dtype: Any, requires_grad: bool) -> Tensor:
+        t = Tensor(data if dtype is None else data.astype(dtype, copy=False))
+        return t.requires_grad_() if requires_grad else t
+
+    def new_zeros(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """Zeros of ``size`` with this tensor's dtype (unless ``dtype``)."""
+        return self._new(xp.zeros(_size(size), self.dtype), dtype, requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        return self._new(xp.ones(_size(size), self.dtype), dtype, requires_grad)
+
+    def new_full(
+        self, size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        return self._new(xp.full(_size((size,)), fill_value, self.dtype), dtype, requires_grad)
+
+    def new_tensor(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """A copy of ``data`` with this tensor's dtype (unless ``dtype``)."""
+        arr = xp.array(data.data if isinstance(data, Tensor) else data, dtype=dtype or self.dtype)
+        return self._new(arr, None, requires_grad)
+
     @property
     def device(self) -> Any:
         """Where the data lives: always ``device('cpu')`` in this NumPy build."""
@@ -347,6 +382,12 @@ class _HookHandle:
     def remove(self) -> None:
         if self.hook in self.hooks:
             self.hooks.remove(self.hook)
+
+
+def _size(size: tuple) -> tuple[int, ...]:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    return tuple(int(s) for s in size)
 
 
 class Size(tuple):

@@ -513,8 +513,9 @@ def clamp(x: Any, min: Any = None, max: Any = None) -> Any:
     return bind(clamp_p, (x,), {"lo": min, "hi": max})
 
 
+@public()
 def sign(x: Any) -> Any:
-    """-1, 0 or 1 (not differentiable: a constant)."""
+    """-1, 0 or 1 (its derivative is 0 almost everywhere: returned as a constant)."""
     return wrap(xp.sign(x.data))
 
 
@@ -621,3 +622,10 @@ def allclose(
 ) -> bool:
     """True when every pair is close (``isclose``); a Python bool, as in PyTorch."""
     return bool(xp.all(isclose(x, y, rtol, atol, equal_nan).data))
+
+
+@public()
+def equal(x: Any, y: Any) -> bool:
+    """True when ``x`` and ``y`` have the same shape and the same values (a Python bool)."""
+    x, y = _binary_operands(x, y, "equal")
+    return x.shape == y.shape and bool(xp.array_equal(x.data, y.data))

@@ -304,3 +304,52 @@ def histc(x: Any, bins: int = 100, min: float = 0, max: float = 0) -> Any:
         lo, hi = lo - 1, hi + 1  # one value: PyTorch widens the range by 1 on each side
     hist, _ = xp.histogram(x.data, bins=int(bins), range=(lo, hi))
     return wrap(hist.astype(x.dtype))
+
+
+SortResult = namedtuple("SortResult", ["values", "indices"])
+
+
+def _order(x: Any, dim: int, descending: bool, stable: bool, op: str) -> Any:
+    d = _dims(x, dim, op)
+    d = 0 if not d else d[0]
+    data = x.data
+    if descending:
+        # NumPy sorts ascending; sorting -x keeps equal entries in their original order
+        # (stable), as ascending on x does. Booleans and unsigned ints are flipped by order.
+        keys = ~data if data.dtype.kind == "b" else -data.astype(xp.float64)
+    else:
+        keys = data
+    order = xp.argsort(keys, axis=d, kind="stable" if stable else None) if x.ndim else keys
+    return d, (order if x.ndim else xp.zeros((), dtype=xp.int64))
+
+
+@public()
+def argsort(x: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+    """Indices that sort ``x`` along ``dim`` (int64, no gradient)."""
+    _, order = _order(x, dim, descending, stable, "argsort")
+    return wrap(xp.asarray(order, dtype=xp.int64))
+
+
+@public()
+def sort(x: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+    """``(values, indices)`` of ``x`` sorted along ``dim``. The values are gathered with
+    ``take_along_dim``, so d/dx sends each value's gradient back to where it came from."""
+    d, order = _order(x, dim, descending, stable, "sort")
+    idx = wrap(xp.asarray(order, dtype=xp.int64))
+    if x.ndim == 0:
+        return SortResult(x, idx)
+    return SortResult(take_along_dim(x, idx, d), idx)
+
+
+@public()
+def topk(x: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+    """The ``k`` largest (or smallest) entries along ``dim`` and their indices; the gradient
+    goes to the chosen entries (``take_along_dim``)."""
+    d = _dims(x, dim, "topk")
+    d = 0 if not d else d[0]
+    n = x.shape[d] if x.ndim else 1
+    if not 0 <= k <= n:
+        raise RuntimeError(f"topk: k ({k}) is out of range for dimension of size {n}")
+    _, order = _order(x, d, largest, True, "topk")
+    idx = wrap(xp.asarray(xp.take(order, xp.arange(k), axis=d), dtype=xp.int64))
+    return SortResult(take_along_dim(x, idx, d), idx)

@@ -642,3 +642,52 @@ getitem_p.batch = _getitem_batch
 index_add_p.batch = _index_add_batch
 index_put_p.batch = _index_put_batch
 cat_p.batch = _cat_batch
+
+
+# --- compositions PyTorch scripts use (differentiable through index/reshape) ------------------
+
+
+@public()
+def unbind(x: Any, dim: int = 0) -> tuple[Any, ...]:
+    """The slices of ``x`` along ``dim``, as a tuple (each without that dim).
+
+    Each slice is basic indexing, so its gradient flows back to its place in ``x``.
+    """
+    d = _one_dim(x, dim, "unbind")
+    lead = (slice(None),) * d
+    return tuple(index(x, (*lead, i)) for i in range(x.shape[d]))
+
+
+@public()
+def flip(x: Any, dims: Any) -> Any:
+    """``x`` reversed along ``dims``.   VJP: flip g back (a reversed-slice view)."""
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    picks = [slice(None)] * x.ndim
+    for dim in dims:
+        picks[_one_dim(x, dim, "flip")] = slice(None, None, -1)
+    return index(x, tuple(picks))
+
+
+def _tri(x: Any, diagonal: int, lower: bool, op: str) -> Any:
+    if x.ndim < 2:
+        raise RuntimeError(f"{op}: expects a tensor with at least 2 dims, got {tuple(x.shape)}")
+    rows, cols = x.shape[-2:]
+    keep = (xp.tril if lower else xp.triu)(xp.ones((rows, cols), dtype=bool), diagonal)
+    if x.data.dtype.kind == "b":
+        return wrap(x.data & keep)
+    # x times a constant 0/1 mask: d/dx = the mask (mask's dtype follows x: no promotion)
+    return x * wrap(keep.astype(x.data.dtype))
+
+
+@public()
+def tril(x: Any, diagonal: int = 0) -> Any:
+    """The lower triangle (entries with col - row <= diagonal), zeros elsewhere.
+    d/dx = 1 on the kept triangle, 0 elsewhere."""
+    return _tri(x, diagonal, True, "tril")
+
+
+@public()
+def triu(x: Any, diagonal: int = 0) -> Any:
+    """The upper triangle (entries with col - row >= diagonal), zeros elsewhere.
+    d/dx = 1 on the kept triangle, 0 elsewhere."""
+    return _tri(x, diagonal, False, "triu")
