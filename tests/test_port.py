@@ -304,3 +304,24 @@ def test_save_load_with_pytorch_keywords(tmp_path) -> None:
     assert other.weight.tolist() == model.weight.tolist()
     with pytest.raises(RuntimeError, match="not available"):
         cr.load(tmp_path / "model.pth", map_location="cuda:0")
+
+
+def test_default_dtype_and_small_names() -> None:
+    assert cr.get_default_dtype() == cr.float32
+    cr.set_default_dtype(cr.float64)
+    try:
+        assert (
+            cr.tensor([1.5]).dtype == cr.float64 and (cr.tensor([1, 2]) * 0.5).dtype == cr.float64
+        )
+    finally:
+        cr.set_default_dtype(cr.float32)
+    assert cr.tensor([1.5]).dtype == cr.float32
+    with pytest.raises(TypeError, match="floating-point"):
+        cr.set_default_dtype(cr.int64)
+    assert cr.is_tensor(cr.ones(1)) and not cr.is_tensor(np.ones(1))
+    assert cr.numel(cr.ones(2, 3)) == 6
+    x = cr.tensor([[1.0, 2.0]])
+    assert x.new_zeros(3).tolist() == [0.0, 0.0, 0.0] and x.new_full((2,), 7.0).tolist() == [7, 7]
+    m = cr.ones(2, 3)
+    assert m.stride() == (3, 1) and m.t().stride() == (1, 3) and not m.t().is_contiguous()
+    assert cr.equal(x, x.clone()) and not cr.equal(x, x.t()) and m.is_contiguous()

@@ -11,7 +11,19 @@ tensor([[2., 4.]])
 from chainrule.ops import api as _ops  # first: attaches the Tensor methods (isort: skip)
 
 from chainrule import autograd, data, func, nn, optim, utils
-from chainrule._backend import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
+from chainrule._backend import (
+    bool_,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int16,
+    int32,
+    int64,
+    set_default_dtype,
+    uint8,
+)
 from chainrule._device import (
     accelerator,
     backends,
@@ -48,7 +60,7 @@ from chainrule.creation import (
 )
 from chainrule.io import load, save
 from chainrule.ops.api import *  # noqa: F403  (the ops: generated from the family files)
-from chainrule.tensor import Size, Tensor
+from chainrule.tensor import Size, Tensor, is_tensor
 
 float = float32
 double = float64

@@ -27,6 +27,21 @@ bool_ = xp.dtype("bool")
 
 default_float = float32
 
+
+def set_default_dtype(dtype: object) -> None:
+    """The dtype Python floats become (float32 unless changed; PyTorch's
+    ``set_default_dtype``): float16, float32 or float64. Process-wide, as in PyTorch."""
+    global default_float
+    d = xp.dtype(dtype)
+    if d.kind != "f":
+        raise TypeError(f"set_default_dtype: only floating-point types are supported, got {d}")
+    default_float = d
+
+
+def get_default_dtype() -> numpy.dtype:
+    return default_float
+
+
 #: dtype kinds ordered like PyTorch's categories: bool < integer < floating.
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
 

@@ -384,6 +384,11 @@ class _HookHandle:
             self.hooks.remove(self.hook)
 
 
+def is_tensor(obj: Any) -> bool:
+    """True for chainrule tensors (PyTorch's ``is_tensor``)."""
+    return isinstance(obj, Tensor)
+
+
 def _size(size: tuple) -> tuple[int, ...]:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])

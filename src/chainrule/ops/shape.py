@@ -691,3 +691,9 @@ def triu(x: Any, diagonal: int = 0) -> Any:
     """The upper triangle (entries with col - row >= diagonal), zeros elsewhere.
     d/dx = 1 on the kept triangle, 0 elsewhere."""
     return _tri(x, diagonal, False, "triu")
+
+
+@public(method=False)
+def numel(x: Any) -> int:
+    """The number of entries of ``x`` (``torch.numel``)."""
+    return x.numel()
