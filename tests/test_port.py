@@ -257,6 +257,7 @@ def test_torch_keywords_and_out() -> None:
     assert cr.mul(x, other=3.0).tolist() == [3.0, 6.0]
     assert cr.sum(input=x, dim=0).item() == 3.0
     assert cr.nn.functional.relu(input=x - 1.5).tolist() == [0.0, 0.5]
+    assert cr.where(x > 1.5, input=x, other=cr.zeros(2)).tolist() == [0.0, 2.0]
     out = cr.zeros(2)
     r = cr.add(cr.ones(2), cr.ones(2), out=out)
     assert r is out and out.tolist() == [2.0, 2.0]

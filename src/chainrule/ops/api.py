@@ -69,20 +69,19 @@ def _torch_keywords(fn: Callable[..., Any], params: list[str]) -> Callable[..., 
     """``fn`` that also takes PyTorch's keyword names: ``input=``/``other=`` for the first
     two operands, ``keepdims=`` for ``keepdim=`` and ``axis=`` for ``dim=`` (NumPy's, which
     PyTorch accepts too), and ``out=``. Plain calls pay one frame."""
-    first_two = [p for p in params[:2]]
+    # PyTorch's operand names -> this function's: the first two tensor operands (after the
+    # condition, for ``where``)
+    skip = 1 if params[:1] == ["condition"] else 0
+    aliases = dict(zip(("input", "other"), params[skip : skip + 2]))
 
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
         if not kwargs:
             return fn(*args)
         out = kwargs.pop("out", None)
-        if "input" in kwargs and "input" not in params:
-            args = (kwargs.pop("input"), *args)
-        if "other" in kwargs and "other" not in params and len(first_two) > 1:
-            if len(args) >= 1:
-                args = (args[0], kwargs.pop("other"), *args[1:])
-            else:
-                kwargs[first_two[1]] = kwargs.pop("other")
+        for torch_name, own in aliases.items():
+            if torch_name in kwargs and torch_name not in params:
+                kwargs[own] = kwargs.pop(torch_name)
         if "keepdims" in kwargs and "keepdims" not in params:
             kwargs["keepdim"] = kwargs.pop("keepdims")
         if "axis" in kwargs and "axis" not in params and "dim" in params:
