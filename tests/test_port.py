@@ -326,3 +326,19 @@ def test_default_dtype_and_small_names() -> None:
     m = cr.ones(2, 3)
     assert m.stride() == (3, 1) and m.t().stride() == (1, 3) and not m.t().is_contiguous()
     assert cr.equal(x, x.clone()) and not cr.equal(x, x.t()) and m.is_contiguous()
+
+
+def test_inference_mode_and_constants() -> None:
+    w = cr.ones(2, requires_grad=True)
+    with cr.inference_mode():
+        assert not (w * 2).requires_grad
+    with cr.inference_mode(False):
+        assert (w * 2).requires_grad
+
+    @cr.inference_mode()
+    def f(x):
+        return x * 2
+
+    assert not f(w).requires_grad and cr.is_grad_enabled()
+    assert cr.finfo(cr.float32).eps == np.finfo(np.float32).eps and cr.iinfo(cr.int64).max > 0
+    assert cr.pi == np.pi and cr.inf == float("inf") and cr.nan != cr.nan

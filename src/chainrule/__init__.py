@@ -10,6 +10,10 @@ tensor([[2., 4.]])
 # The kit sits on top of the tensor engine, so it is imported after it.
 from chainrule.ops import api as _ops  # first: attaches the Tensor methods (isort: skip)
 
+import math as _math
+
+import numpy as _np
+
 from chainrule import autograd, data, func, nn, optim, utils
 from chainrule._backend import (
     bool_,
@@ -34,7 +38,13 @@ from chainrule._device import (
     set_default_device,
 )
 from chainrule._random import Generator, default_generator, initial_seed, seed
-from chainrule.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from chainrule.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from chainrule.creation import (
     arange,
     empty,
@@ -69,6 +79,9 @@ bool = bool_
 half = float16
 int = int32
 short = int16
-uint8 = uint8
+
+# PyTorch's constants and dtype-info helpers (NumPy's finfo/iinfo take chainrule's dtypes)
+pi, e, inf, nan = _math.pi, _math.e, _math.inf, _math.nan
+finfo, iinfo = _np.finfo, _np.iinfo
 
 __version__ = "0.1.0"
