@@ -196,6 +196,15 @@ def test_generator_streams() -> None:
     assert cr.rand(2, generator=g1).tolist() == first
     assert g1.initial_seed() == 2147483647 and g1.device == "cpu"
     assert cr.manual_seed(7) is cr.default_generator
+    assert cr.Generator().manual_seed(5).np.random() == np.random.default_rng(5).random()
+    g = cr.Generator()
+    loader = cr.utils.data.DataLoader(
+        cr.utils.data.TensorDataset(cr.arange(6)), 6, True, generator=g
+    )
+    g.manual_seed(1)
+    first = [b[0].tolist() for b in loader]
+    g.manual_seed(1)
+    assert [b[0].tolist() for b in loader] == first  # the loader sees the reseeded stream
     x = cr.rand(3)
     cr.manual_seed(7)
     assert cr.rand(3).tolist() == x.tolist()

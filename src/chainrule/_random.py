@@ -39,7 +39,9 @@ class Generator:
         except (TypeError, ValueError):
             raise TypeError(f"manual_seed: expected an int seed, got {seed!r:.40}") from None
         self._seed = seed % (1 << 64)
-        self.np = xp.random.default_rng(self._seed)
+        # reseed the same NumPy object in place, so that whoever holds it (a DataLoader, the
+        # checkpoint's state capture) sees the new stream
+        self.np.bit_generator.state = xp.random.PCG64(self._seed).state
         return self
 
     def seed(self) -> int:

@@ -147,7 +147,7 @@ class DataLoader:
         if generator is not None:
             from chainrule._random import rng
 
-            self._generator = rng(generator)
+            self._generator = rng(generator)  # the Generator's NumPy stream (reseeds in place)
         self.collate_fn = collate_fn
 
     def __len__(self) -> int:
