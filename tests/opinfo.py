@@ -371,6 +371,22 @@ _ELEMENTWISE = [
     _unary("exp", lambda x: x.exp(), np.exp),
     _unary("log", lambda x: x.log(), np.log, positive),
     _unary("log1p", lambda x: x.log1p(), np.log1p, above_minus_half),
+    _unary("log10", lambda x: x.log10(), np.log10, positive),
+    _unary("log2", lambda x: cr.log2(x), np.log2, positive, torch_fn=lambda x: _t().log2(x)),
+    _unary("norm", lambda x: x.norm(), lambda a: np.sqrt(np.sum(a * a)), nonzero),
+    _unary(
+        "norm_p1_dim",
+        lambda x: cr.norm(x, 1, dim=-1),
+        lambda a: np.sum(np.abs(a), axis=-1),
+        nonzero,
+        torch_fn=lambda x: _t().norm(x, 1, dim=-1),
+    ),
+    _unary(
+        "norm_p3_keepdim",
+        lambda x: x.norm(p=3, dim=0, keepdim=True),
+        lambda a: np.sum(np.abs(a) ** 3, axis=0, keepdims=True) ** (1 / 3),
+        nonzero,
+    ),
     _unary("sqrt", lambda x: x.sqrt(), np.sqrt, positive),
     _unary("sin", lambda x: x.sin(), np.sin),
     _unary("cos", lambda x: x.cos(), np.cos),
@@ -772,6 +788,43 @@ def _index(name: str, index: Any, shapes: Sequence[Sequence[Shape]] = ((3, 4),),
 
 
 _SHAPE = [
+    OpInfo(
+        "unbind",
+        lambda x: cr.stack(cr.unbind(x, 1)[::-1], 0),
+        M2,
+        ref=lambda a: np.stack([a[:, i] for i in range(a.shape[1])][::-1], 0),
+        torch_fn=lambda x: _t().stack(_t().unbind(x, 1)[::-1], 0),
+    ),
+    OpInfo(
+        "flip",
+        lambda x: cr.flip(x, (0, -1)),
+        M2,
+        ref=lambda a: np.flip(a, (0, -1)),
+        torch_fn=lambda x: _t().flip(x, (0, -1)),
+    ),
+    OpInfo("tril", lambda x: x.tril(), M2, ref=lambda a: np.tril(a)),
+    OpInfo(
+        "triu_1",
+        lambda x: cr.triu(x, 1),
+        M2,
+        ref=lambda a: np.triu(a, 1),
+        torch_fn=lambda x: _t().triu(x, 1),
+    ),
+    OpInfo(
+        "sort_desc",
+        lambda x: cr.sort(x, 1, descending=True)[0],
+        M2,
+        (distinct,),
+        ref=lambda a: -np.sort(-a, axis=1),
+        torch_fn=lambda x: _t().sort(x, 1, descending=True)[0],
+    ),
+    OpInfo(
+        "topk",
+        lambda x: x.topk(2, dim=-1).values,
+        M2,
+        (distinct,),
+        ref=lambda a: -np.sort(-a, axis=-1)[..., :2],
+    ),
     OpInfo(
         "reshape", lambda x: x.reshape(2, 6), [((3, 4),), ((12,),)], ref=lambda a: a.reshape(2, 6)
     ),

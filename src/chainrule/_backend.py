@@ -10,6 +10,7 @@ upcasts a dimensioned tensor.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy
 
@@ -20,9 +21,27 @@ float64 = xp.dtype("float64")
 float16 = xp.dtype("float16")
 int64 = xp.dtype("int64")
 int32 = xp.dtype("int32")
+int16 = xp.dtype("int16")
+int8 = xp.dtype("int8")
+uint8 = xp.dtype("uint8")
 bool_ = xp.dtype("bool")
 
 default_float = float32
+
+
+def set_default_dtype(dtype: object) -> None:
+    """The dtype Python floats become (float32 unless changed; PyTorch's
+    ``set_default_dtype``): float16, float32 or float64. Process-wide, as in PyTorch."""
+    global default_float
+    d = xp.dtype(dtype)
+    if d.kind != "f":
+        raise TypeError(f"set_default_dtype: only floating-point types are supported, got {d}")
+    default_float = d
+
+
+def get_default_dtype() -> numpy.dtype:
+    return default_float
+
 
 #: dtype kinds ordered like PyTorch's categories: bool < integer < floating.
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
@@ -33,22 +52,39 @@ def is_float(dtype: numpy.dtype) -> bool:
     return dtype.kind == "f"
 
 
-def result_dtype(a: numpy.ndarray, b: numpy.ndarray) -> numpy.dtype:
-    """The dtype of a binary op on ``a`` and ``b``, by PyTorch's promotion rules.
+def promote_types(a: numpy.dtype, b: numpy.dtype) -> numpy.dtype:
+    """PyTorch's ``promote_types``: across categories (bool < integer < floating) the higher
+    category's dtype wins as it is (``int64`` with ``float32`` is ``float32``, ``int64`` with
+    ``float16`` is ``float16``; NumPy would give ``float64``); within a category the wider one
+    (where NumPy agrees: ``uint8`` with ``int8`` is ``int16``)."""
+    if a == b:
+        return a
+    ca, cb = _CATEGORY.get(a.kind, 2), _CATEGORY.get(b.kind, 2)
+    if ca != cb:
+        return a if ca > cb else b
+    return xp.promote_types(a, b)
 
-    Within one category the wider dtype wins, except that a 0-d operand never widens a
-    dimensioned one (``x32 * tensor(2.0, dtype=float64)`` stays float32). A 0-d operand of a
-    higher category keeps its own dtype (``int_tensor * tensor(2.5, dtype=float64)`` is
-    float64, as in PyTorch); Python floats meeting an integer tensor are made default-float
-    0-d tensors before they get here, so they give float32.
+
+def result_dtype(a: Any, b: Any) -> numpy.dtype:
+    """The dtype of a binary op on ``a`` and ``b``, by PyTorch's promotion rules
+    (``torch.result_type``).
+
+    Operands rank by priority: dimensioned tensors, then 0-d tensors, then Python numbers
+    (which ``_scalar_operand`` has already made 0-d arrays of the tensor's dtype, or of the
+    default float dtype for a float meeting an integer tensor). Operands of one priority
+    combine by ``promote_types``. A lower-priority operand changes the result only when its
+    category is higher, and then its own dtype is taken: ``x32 * tensor(2.0, dtype=float64)``
+    stays float32, ``int_tensor * tensor(2.5, dtype=float64)`` is float64, ``int_tensor *
+    2.5`` is float32. ``a`` and ``b`` are arrays or tensors (anything with ``dtype`` and
+    ``ndim``).
     """
     da, db = a.dtype, b.dtype
     if da == db:
         return da
-    ca, cb = _CATEGORY.get(da.kind, 2), _CATEGORY.get(db.kind, 2)
     a_dim, b_dim = a.ndim > 0, b.ndim > 0
     if a_dim == b_dim:
-        return xp.promote_types(da, db)
+        return promote_types(da, db)
+    ca, cb = _CATEGORY.get(da.kind, 2), _CATEGORY.get(db.kind, 2)
     dim_dtype, dim_cat, scal_dtype, scal_cat = (da, ca, db, cb) if a_dim else (db, cb, da, ca)
     if scal_cat <= dim_cat:
         return dim_dtype

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import _device, safetensors_io
 from chainrule.tensor import Tensor
 
 __all__ = ["DEFAULT_MAX_BYTES", "load", "save"]
@@ -41,6 +42,8 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
     >>> load(path)
     {'w': tensor([1., 1.]), 'step': 3, 'betas': (0.9, 0.999)}
     """
+    if safetensors_io.is_safetensors_path(path):  # a state dict for PyTorch / Hugging Face
+        return safetensors_io.save(obj, path)
     arrays: dict[str, np.ndarray] = {}
     try:
         tree = _encode(obj, "", arrays)
@@ -104,7 +107,13 @@ _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a member first, or an empty archive
 
 
-def load(path: str | os.PathLike[str], max_bytes: int | None = DEFAULT_MAX_BYTES) -> Any:
+def load(
+    path: str | os.PathLike[str],
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+    *,
+    map_location: Any = None,
+    weights_only: bool = True,
+) -> Any:
     """Read what ``save`` wrote (or any numeric ``.npz``/``.npy``) without unpickling.
 
     Arrays come back as Tensors (arrays that ``save`` was given as NumPy arrays come back as
@@ -114,13 +123,22 @@ def load(path: str | os.PathLike[str], max_bytes: int | None = DEFAULT_MAX_BYTES
     naming the path; nothing in the file is ever executed, and the size check reads only
     the sizes the file declares, so a small archive that would inflate to gigabytes is
     refused before it is decompressed.
+
+    A ``.safetensors`` path is read by ``chainrule.safetensors_io`` (a state dict of Tensors),
+    held to the same ``max_bytes``. ``map_location`` and ``weights_only`` are PyTorch's
+    keywords: the device is checked (the CPU is the only one), and only weights are ever
+    loaded.
     """
+    if map_location is not None:
+        _device.check(map_location)
     name = os.fspath(path)
     if not stat.S_ISREG(os.stat(path).st_mode):  # FileNotFoundError passes through
         raise ValueError(
             f"load: cannot read {name!r}: it is not a regular file (a device, a pipe or a "
             "directory); pass the path of an .npz or .npy file"
         )
+    if safetensors_io.is_safetensors_path(path):  # see chainrule.safetensors_io
+        return safetensors_io.load(path, max_bytes=max_bytes)
     declared = 0
     try:
         with open(path, "rb") as f:

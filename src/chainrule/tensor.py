@@ -11,11 +11,12 @@ from the list of public ops that the family files (``chainrule.ops.*``) declare.
 from __future__ import annotations
 
 import math
+import operator
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from chainrule import _backend
+from chainrule import _backend, _device
 from chainrule._backend import xp
 from chainrule.autograd.node import Version
 
@@ -31,11 +32,13 @@ class Tensor:
     tensor([2., 4., 6.])
     """
 
-    __array_priority__ = 1000  # NumPy defers to our reflected operators: array * tensor -> Tensor
+    # NumPy defers to our reflected operators (array * tensor -> Tensor); __array_ufunc__
+    # below handles the ufunc calls that binary operators and in-place updates make.
+    __array_priority__ = 1000
 
     # Defaults live on the class: a fresh tensor only writes ``data``.
     requires_grad: bool = False
-    grad: Tensor | None = None
+    _grad: Tensor | None = None
     grad_fn: Any = None
     _vc: Version | None = None  # version counter, shared with views; created when needed
     _view_src: Any = None  # (base, primitive, params) when data aliases another tensor's
@@ -48,7 +51,7 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.data
         try:
-            self.data = _backend.as_array(data, None if dtype is None else xp.dtype(dtype))
+            self._data = _backend.as_array(data, None if dtype is None else xp.dtype(dtype))
         except (TypeError, ValueError) as err:
             raise TypeError(
                 f"tensor: cannot make a tensor from {type(data).__name__} {data!r:.60}: {err}. "
@@ -61,6 +64,58 @@ class Tensor:
             )
         if requires_grad:
             self.requires_grad_()
+
+    # --- data and grad: checked on assignment, as PyTorch checks them ---------------------------
+
+    # Reading ``t.data`` is a C-level attribute fetch (ops read it on every call); assigning
+    # goes through ``_set_data``, so ``p.data = 0.5`` fails at once, not in a later op.
+    def _set_data(self, value: Any) -> None:
+        if value.__class__ is not _ndarray:
+            if isinstance(value, Tensor):
+                value = value.data  # PyTorch's ``p.data = other_tensor``: take its array
+            elif not isinstance(value, _ndarray):
+                raise TypeError(
+                    f"Tensor.data must be a NumPy array (or a Tensor), got "
+                    f"{type(value).__name__}; to change the values in place write "
+                    "t.data[...] = value or t.data += value"
+                )
+        if value.dtype.kind not in "biuf":
+            raise TypeError(
+                f"Tensor.data: unsupported dtype {value.dtype}; chainrule tensors hold bool, "
+                "integer or floating-point numbers"
+            )
+        if self.requires_grad and value.dtype.kind != "f":
+            raise TypeError(
+                f"Tensor.data: a tensor that requires grad must hold floating-point data, got "
+                f"{value.dtype}"
+            )
+        self._data = value
+
+    data = property(operator.attrgetter("_data"), _set_data, doc="The NumPy array itself.")
+
+    def _get_grad(self) -> Tensor | None:
+        return self._grad
+
+    def _set_grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got grad of type "
+                    f"{type(value).__name__}"
+                )
+            if value.shape != self.shape:
+                raise RuntimeError(
+                    f"assigned grad has data of a different size: {tuple(value.shape)}, the "
+                    f"tensor has {tuple(self.shape)}"
+                )
+            if value.dtype != self.dtype:
+                raise RuntimeError(
+                    f"assigned grad has data of a different type: {value.dtype}, the tensor "
+                    f"is {self.dtype}"
+                )
+        self._grad = value
+
+    grad = property(_get_grad, _set_grad, doc="The accumulated gradient (a Tensor) or None.")
 
     # --- metadata -----------------------------------------------------------------------------
 
@@ -86,13 +141,60 @@ class Tensor:
         return 0 if self._vc is None else self._vc.data
 
     def size(self, dim: int | None = None) -> Any:
-        return self.shape if dim is None else self.shape[dim]
+        """The shape as a ``Size`` (a tuple), or one dimension's length."""
+        return Size(self.shape) if dim is None else self.shape[dim]
 
     def dim(self) -> int:
         return self.ndim
 
     def numel(self) -> int:
         return math.prod(self.shape)
+
+    nelement = numel
+
+    def is_contiguous(self) -> bool:
+        return bool(self.data.flags.c_contiguous)
+
+    def element_size(self) -> int:
+        return self.data.itemsize
+
+    def stride(self, dim: int | None = None) -> Any:
+        """Strides in elements (NumPy's are in bytes), as PyTorch reports them."""
+        strides = tuple(s // self.data.itemsize for s in self.data.strides)
+        return strides if dim is None else strides[dim]
+
+    def data_ptr(self) -> int:
+        return int(self.data.ctypes.data)
+
+    def _new(self, data: Any, dtype: Any, requires_grad: bool) -> Tensor:
+        t = Tensor(data if dtype is None else data.astype(dtype, copy=False))
+        return t.requires_grad_() if requires_grad else t
+
+    def new_zeros(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """Zeros of ``size`` with this tensor's dtype (unless ``dtype``)."""
+        return self._new(xp.zeros(_size(size), self.dtype), dtype, requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        return self._new(xp.ones(_size(size), self.dtype), dtype, requires_grad)
+
+    def new_full(
+        self, size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        return self._new(xp.full(_size((size,)), fill_value, self.dtype), dtype, requires_grad)
+
+    def new_tensor(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """A copy of ``data`` with this tensor's dtype (unless ``dtype``)."""
+        arr = xp.array(data.data if isinstance(data, Tensor) else data, dtype=dtype or self.dtype)
+        return self._new(arr, None, requires_grad)
+
+    @property
+    def device(self) -> Any:
+        """Where the data lives: always ``device('cpu')`` in this NumPy build."""
+        return _device.CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
 
     def __len__(self) -> int:
         if not self.shape:
@@ -173,7 +275,49 @@ class Tensor:
         return xp.asarray(self.data)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
-        return self.data if dtype is None else self.data.astype(dtype)
+        """``np.asarray(t)``: the data itself (no copy) unless a dtype change or ``copy=True``
+        asks for one."""
+        data = self.data
+        if dtype is not None and xp.dtype(dtype) != data.dtype:
+            if copy is False:
+                raise ValueError(f"cannot convert a {data.dtype} tensor to {dtype} without a copy")
+            return data.astype(dtype)
+        return data.copy() if copy else data
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """NumPy ufuncs on tensors (``array + t``, ``np.exp(t)``, ``arr += t``).
+
+        With ``out=`` NumPy arrays (``p.data += -lr * p.grad``: NumPy's in-place add), the
+        result is computed on the arrays and written into ``out``, which NumPy returns: the
+        array is updated in place and stays an array. Otherwise the answer is a Tensor, as
+        PyTorch users expect of ``array * t``; ufuncs that chainrule has as ops go through the
+        op (so gradients flow), others run on the data without history.
+        """
+        out = kwargs.get("out")
+        if out is not None or method != "__call__":
+            if any(isinstance(o, Tensor) for o in out or ()):
+                return NotImplemented  # np.add(a, b, out=tensor): use the tensor's add_
+            args = [x.data if isinstance(x, Tensor) else x for x in inputs]
+            return getattr(ufunc, method)(*args, **kwargs)
+        op = _UFUNC_OPS.get(ufunc.__name__)
+        if op is not None and not kwargs:
+            return op(*inputs)
+        args = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        result = getattr(ufunc, method)(*args, **kwargs)
+        if isinstance(result, tuple):
+            return tuple(_wrap(xp.asarray(r)) for r in result)
+        return _wrap(xp.asarray(result))
+
+    def __dlpack__(self, **kwargs: Any) -> Any:
+        """Export the data by DLPack (zero copy): ``torch.from_dlpack(t)``, ``jax.dlpack``."""
+        if self.requires_grad:
+            raise RuntimeError(
+                "__dlpack__: can't export a tensor that requires grad; use t.detach() first"
+            )
+        return self.data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        return self.data.__dlpack_device__()
 
     def item(self) -> Any:
         if self.numel() != 1:
@@ -208,18 +352,18 @@ class Tensor:
     def bool(self) -> Tensor:
         return _wrap(self.data.astype(bool))
 
-    def any(self) -> Tensor:
-        return _wrap(xp.any(self.data))
-
-    def all(self) -> Tensor:
-        return _wrap(xp.all(self.data))
-
     def __iter__(self) -> Iterator[Tensor]:
         for i in range(len(self)):
             yield self[i]
 
     def __repr__(self) -> str:
         return _format(self)
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a one-element tensor's value, as PyTorch does."""
+        if self.ndim == 0 or (spec and self.numel() == 1):
+            return format(self.item(), spec)
+        return format(repr(self), spec)
 
     __hash__ = object.__hash__  # == is elementwise, so hashing is by identity (as PyTorch)
 
@@ -241,6 +385,30 @@ class _HookHandle:
             self.hooks.remove(self.hook)
 
 
+def is_tensor(obj: Any) -> bool:
+    """True for chainrule tensors (PyTorch's ``is_tensor``)."""
+    return isinstance(obj, Tensor)
+
+
+def _size(size: tuple) -> tuple[int, ...]:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    return tuple(int(s) for s in size)
+
+
+class Size(tuple):
+    """A tensor's shape, as ``x.size()`` returns it: a tuple of ints (PyTorch's ``Size``)."""
+
+    def numel(self) -> int:
+        return math.prod(self)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__module__.split('.')[0]}.Size({list(self)})"
+
+
+# NumPy ufunc name -> the chainrule op (filled by chainrule.ops.api), for ``array + tensor``
+_UFUNC_OPS: dict[str, Callable[..., Any]] = {}
+
 _new = object.__new__
 _ndarray = xp.ndarray
 
@@ -250,7 +418,7 @@ def wrap(data: Any) -> Tensor:
     t = _new(Tensor)
     # NumPy gives scalars (np.float32, ...), not 0-d arrays, for 0-d results (x.sum(), 0-d
     # ufuncs); those are immutable, so in-place ops and grad.zero_() on 0-d tensors would fail.
-    t.data = data if data.__class__ is _ndarray else xp.asarray(data)
+    t._data = data if data.__class__ is _ndarray else xp.asarray(data)
     return t
 
 

@@ -97,6 +97,14 @@ class no_grad(_GradModeContext):
     mode = False
 
 
+class inference_mode(_GradModeContext):
+    """PyTorch's ``inference_mode``: here the same as ``no_grad`` (``mode=False``: a no-op).
+    PyTorch also forbids using its results in autograd later; chainrule does not need to."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = not mode
+
+
 class enable_grad(_GradModeContext):
     """Context manager or decorator: re-enable recording inside a ``no_grad`` block."""
 

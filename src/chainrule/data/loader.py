@@ -15,7 +15,7 @@ import numpy as np
 
 from chainrule.tensor import Tensor
 
-__all__ = ["DataLoader", "Dataset", "TensorDataset"]
+__all__ = ["DataLoader", "Dataset", "Subset", "TensorDataset", "random_split"]
 
 
 class Dataset:
@@ -56,6 +56,49 @@ class TensorDataset(Dataset):
         return len(self.arrays[0])
 
 
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order."""
+
+    def __init__(self, dataset: Any, indices: Any) -> None:
+        self.dataset = dataset
+        self.indices = [int(i) for i in indices]
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, (list, np.ndarray)):
+            return self.dataset[[self.indices[int(i)] for i in index]]
+        return self.dataset[self.indices[index]]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def random_split(dataset: Any, lengths: Any, generator: Any = None) -> list[Subset]:
+    """Split ``dataset`` into non-overlapping random ``Subset``s of the given ``lengths``, or of
+    the given fractions (summing to 1; the remainder goes round-robin, as in PyTorch)."""
+    from chainrule._random import rng
+
+    n = len(dataset)
+    lengths = list(lengths)
+    if lengths and all(isinstance(f, float) and 0 <= f <= 1 for f in lengths):
+        if not math.isclose(sum(lengths), 1.0, abs_tol=1e-9):
+            raise ValueError(f"random_split: fractions must sum to 1, got {sum(lengths)}")
+        sizes = [math.floor(n * f) for f in lengths]
+        for i in range(n - sum(sizes)):  # distribute what flooring left over
+            sizes[i % len(sizes)] += 1
+        lengths = sizes
+    if sum(lengths) != n:
+        raise ValueError(
+            f"random_split: sum of input lengths ({sum(lengths)}) does not equal the length "
+            f"of the input dataset ({n})"
+        )
+    order = rng(generator).permutation(n)
+    out, start = [], 0
+    for k in lengths:
+        out.append(Subset(dataset, order[start : start + k]))
+        start += k
+    return out
+
+
 class DataLoader:
     """Iterate over ``dataset`` in mini-batches of Tensors.
 
@@ -67,6 +110,9 @@ class DataLoader:
         drop_last: skip the last batch when it is smaller than ``batch_size``.
         seed: seeds this loader's own generator, so its order does not depend on other
             random calls.
+        generator: a ``chainrule.Generator`` to shuffle with (PyTorch's spelling of ``seed``).
+        collate_fn: turns a list of samples into a batch (default: stack into Tensors).
+        num_workers: accepted for PyTorch scripts; batches are always loaded in this process.
 
     >>> X, y = np.arange(10.0).reshape(5, 2), np.arange(5)
     >>> [tuple(yb.tolist()) for _, yb in DataLoader((X, y), batch_size=2)]
@@ -82,6 +128,11 @@ class DataLoader:
         shuffle: bool = False,
         drop_last: bool = False,
         seed: int | None = None,
+        *,
+        generator: Any = None,
+        collate_fn: Any = None,
+        num_workers: int = 0,
+        pin_memory: bool = False,
     ) -> None:
         if isinstance(dataset, (tuple, list)):
             dataset = TensorDataset(*dataset)
@@ -93,6 +144,11 @@ class DataLoader:
         self.drop_last = drop_last
         self.seed = seed
         self._generator = None if seed is None else np.random.default_rng(seed)
+        if generator is not None:
+            from chainrule._random import rng
+
+            self._generator = rng(generator)  # the Generator's NumPy stream (reseeds in place)
+        self.collate_fn = collate_fn
 
     def __len__(self) -> int:
         n = len(self.dataset)
@@ -112,13 +168,14 @@ class DataLoader:
         order = self._order()
         n, bs = len(order), self.batch_size
         stop = n - n % bs if self.drop_last else n
-        fast = isinstance(self.dataset, TensorDataset)
+        fast = isinstance(self.dataset, TensorDataset) and self.collate_fn is None
+        collate = self.collate_fn or _collate
         for start in range(0, stop, bs):
             index = order[start : start + bs]
             if fast:
                 yield tuple(Tensor(a[index]) for a in self.dataset.arrays)
             else:
-                yield _collate([self.dataset[int(i)] for i in index])
+                yield collate([self.dataset[int(i)] for i in index])
 
 
 def _collate(samples: list[Any]) -> Any:

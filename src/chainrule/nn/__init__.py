@@ -3,7 +3,7 @@ PyTorch's names and defaults.
 
 >>> import chainrule as cr
 >>> from chainrule import nn
->>> cr.manual_seed(0)
+>>> _ = cr.manual_seed(0)
 >>> model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
 >>> sum(p.numel() for p in model.parameters())
 2410

@@ -12,6 +12,7 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from chainrule import _device
 from chainrule._backend import xp
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.nn.parameter import Parameter
@@ -292,15 +293,38 @@ class Module:
                 p.grad = p.grad.detach()
                 p.grad.data[...] = 0
 
-    def to(self, dtype: Any) -> Module:
+    def to(self, *args: Any, dtype: Any = None, device: Any = None, **kwargs: Any) -> Module:
         """Convert floating parameters, their gradients and buffers to ``dtype`` in place
-        (the Parameter objects stay the same, so optimizers keep working)."""
+        (the Parameter objects stay the same, so optimizers keep working).
+
+        PyTorch's forms work: ``m.to(dtype)``, ``m.to(device)``, ``m.to(device, dtype)``,
+        ``m.to(tensor)``. A device is checked (the CPU is the only one in this build).
+        """
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, (str, _device.device)):
+                device = a
+            elif a is not None:
+                dtype = a
+        if device is not None:
+            _device.check(device)
+        if dtype is None:
+            return self
         dtype = xp.dtype(dtype)
         for t in (*self.parameters(), *self.buffers()):
             if t.data.dtype.kind == "f":
                 t.data = t.data.astype(dtype)
                 if t.grad is not None:
                     t.grad = Tensor(t.grad.data.astype(dtype))
+        return self
+
+    def cpu(self) -> Module:
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Checked: this build has no CUDA device, so this raises a clear error."""
+        _device.check("cuda" if device is None else device)
         return self
 
     def float(self) -> Module:

@@ -197,7 +197,7 @@ def eager(prim: Primitive, args: tuple, params: dict) -> Any:
             x, y = args
             data = prim.impl(x.data, y.data, **params)
             out = _new(Tensor)
-            out.data = data if data.__class__ is _ndarray else xp.asarray(data)
+            out._data = data if data.__class__ is _ndarray else xp.asarray(data)
             if STATE.grad_enabled and (x.requires_grad or y.requires_grad):
                 record(prim, args, params, out)
             return out

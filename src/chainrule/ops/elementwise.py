@@ -188,6 +188,8 @@ clone_p.defvjp(lambda g, out, x: g)  # d/dx copy(x) = 1
 
 exp_p = unary("exp", _silent(xp.exp), lambda x, out: out, uses="out")  # d/dx e^x = e^x
 log_p = unary("log", _silent(xp.log), lambda x, out: 1.0 / x)  # d/dx log x = 1/x
+log10_p = unary("log10", _silent(xp.log10), lambda x, out: 0.4342944819032518 / x)  # 1/(x ln 10)
+log2_p = unary("log2", _silent(xp.log2), lambda x, out: 1.4426950408889634 / x)  # 1/(x ln 2)
 log1p_p = unary("log1p", _silent(xp.log1p), lambda x, out: 1.0 / (x + 1.0))  # 1/(1+x)
 sqrt_p = unary("sqrt", _silent(xp.sqrt), lambda x, out: 0.5 / out, uses="out")  # 1/(2 sqrt x)
 sin_p = unary("sin", xp.sin, lambda x, out: cos(x))  # d/dx sin x = cos x
@@ -337,7 +339,9 @@ def _binary_operands(x: Any, y: Any, op: str) -> tuple[Any, Any]:
         y = _operand(y, x, op)
     dx, dy = x.data.dtype, y.data.dtype
     if dx != dy:
-        target = _backend.result_dtype(x.data, y.data)
+        # the tensors, not their arrays: a traced value's ndim is the per-example one (under
+        # vmap its array has batch axes), so a per-example 0-d tensor keeps its low priority
+        target = _backend.result_dtype(x, y)
         if dx != target:
             x = to(x, target)
         if dy != target:
@@ -458,6 +462,12 @@ exp = _unary(exp_p, "exp", "e**x.   d/dx exp(x) = exp(x).")
 log = _unary(log_p, "log", "Natural log (nan below 0, -inf at 0, as PyTorch).   d/dx log(x) = 1/x.")
 
 
+log10 = _unary(log10_p, "log10", "Base-10 log.   d/dx log10(x) = 1/(x ln 10).")
+
+
+log2 = _unary(log2_p, "log2", "Base-2 log.   d/dx log2(x) = 1/(x ln 2).")
+
+
 log1p = _unary(log1p_p, "log1p", "log(1 + x), accurate near 0.   d/dx log1p(x) = 1/(1 + x).")
 
 
@@ -560,6 +570,7 @@ def _sign_impl(x: Any) -> Any:
     return xp.where(x != x, 0, xp.sign(x)).astype(x.dtype, copy=False)
 
 
+@public()
 def sign(x: Any) -> Any:
     """-1, 0 or 1 (not differentiable: a constant); 0 at NaN, as PyTorch."""
     if x._level is not None:
@@ -657,3 +668,36 @@ def logaddexp(x: Any, y: Any) -> Any:
     """log(exp(x) + exp(y)), broadcasting, stable.   d/dx = exp(x - out), d/dy = exp(y - out)."""
     x, y = _binary_operands(x, y, "logaddexp")
     return bind(logaddexp_p, (_float_input(x, "logaddexp"), _float_input(y, "logaddexp")), {})
+
+
+# --- closeness (no gradient) -----------------------------------------------------------------
+
+
+@public()
+def isclose(
+    x: Any, y: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> Any:
+    """|x - y| <= atol + rtol * |y|, elementwise, as a bool tensor (not differentiable)."""
+    x, y = _binary_operands(x, y, "isclose")
+
+    def close(a: Any, b: Any) -> Any:
+        return xp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+    if x._level is not None or y._level is not None:  # traced: batched under vmap
+        return constant_op(close, x, y)
+    return wrap(close(x.data, y.data))
+
+
+@public()
+def allclose(
+    x: Any, y: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> bool:
+    """True when every pair is close (``isclose``); a Python bool, as in PyTorch."""
+    return bool(xp.all(isclose(x, y, rtol, atol, equal_nan).data))
+
+
+@public()
+def equal(x: Any, y: Any) -> bool:
+    """True when ``x`` and ``y`` have the same shape and the same values (a Python bool)."""
+    x, y = _binary_operands(x, y, "equal")
+    return x.shape == y.shape and bool(xp.array_equal(x.data, y.data))

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chainrule._backend import xp
+from chainrule._random import rng
 from chainrule.autograd.grad_mode import STATE
 from chainrule.ops._primitive import stale_view_error
 from chainrule.ops.elementwise import _operand, add, clamp, div, mul, sub
@@ -189,19 +190,16 @@ class TensorInplace:
         self._bump()
         return self
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
-        """Fill with samples of N(mean, std**2) from chainrule's generator, in place."""
-        from chainrule.creation import _rng
-
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with samples of N(mean, std**2) from ``generator`` (else the default stream)."""
         # through copy_: a recorded non-leaf gets the history of a constant (zero gradient to
         # what it was before), as PyTorch's normal_ does
-        return self.copy_(wrap(_rng().normal(mean, std, self.shape).astype(self.dtype)))
+        draws = rng(generator).normal(mean, std, self.shape)
+        return self.copy_(wrap(draws.astype(self.dtype)))
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
-        """Fill with samples of U(a, b) from chainrule's generator, in place."""
-        from chainrule.creation import _rng
-
-        return self.copy_(wrap(_rng().uniform(a, b, self.shape).astype(self.dtype)))
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with samples of U(a, b) from ``generator`` (else the default stream)."""
+        return self.copy_(wrap(rng(generator).uniform(a, b, self.shape).astype(self.dtype)))
 
 
 def _overwrite(s: Tensor, value: Tensor) -> Tensor:

@@ -274,3 +274,182 @@ def logsumexp(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     """log(sum(exp(x))) over ``dim``, stable at |x| = 1000.   d/dx = softmax(x)."""
     x = _float_input(x, "logsumexp")
     return bind(logsumexp_p, (x,), {"dim": _dims(x, dim, "logsumexp"), "keepdim": keepdim})
+
+
+def _logical_reduce(fn: Any, x: Any, dim: Any, keepdim: bool, op: str) -> Any:
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    dims = _dims(x, dim, op)
+    if x._level is None:
+        return wrap(fn(x.data, axis=dims, keepdims=keepdim))
+    # traced (vmap): a value without derivative whose batching rule moves its one dim past
+    # the batch axis; several dims are reduced one at a time, the last first, so that
+    # dropping one does not renumber the others
+    if not dims:
+        return arg_extreme(fn, x, None, False)
+    out = x
+    for d in sorted(dims, reverse=True):
+        out = arg_extreme(fn, out, d, keepdim)
+    return out
+
+
+@public()
+def all(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """True where every entry (over ``dim``) is nonzero: a bool tensor (no gradient)."""
+    return _logical_reduce(xp.all, x, dim, keepdim, "all")
+
+
+@public()
+def any(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """True where some entry (over ``dim``) is nonzero: a bool tensor (no gradient)."""
+    return _logical_reduce(xp.any, x, dim, keepdim, "any")
+
+
+@public()
+def norm(x: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Any:
+    """The vector p-norm over ``dim`` (all entries when None): (sum |x|**p)**(1/p).
+
+    ``p`` is a number, ``inf``/``-inf`` (max/min of |x|) or ``'fro'`` (the 2-norm of all
+    entries). Composed from differentiable ops: d/dx ||x||_2 = x / ||x||_2,
+    d/dx ||x||_1 = sign(x), d/dx ||x||_inf = sign(x) at the largest |x| (ties share).
+    """
+    x = _float_input(x, "norm")
+    if dtype is not None:
+        x = to(x, dtype)
+    if p == "fro" or p == 2 or p is None:
+        return sqrt(sum(x * x, dim, keepdim))
+    if isinstance(p, str):
+        raise ValueError(f"norm: p must be a number, inf or 'fro', got {p!r}")
+    a = x.abs()
+    if p == math.inf:
+        return amax(a, dim, keepdim)
+    if p == -math.inf:
+        return amin(a, dim, keepdim)
+    if p == 0:
+        return sum(to(a != 0, x.dtype), dim, keepdim)
+    if p == 1:
+        return sum(a, dim, keepdim)
+    return sum(a**p, dim, keepdim) ** (1.0 / p)
+
+
+HistogramResult = namedtuple("HistogramResult", ["hist", "bin_edges"])
+
+
+@public()
+def histogram(
+    x: Any, bins: Any = 100, *, range: Any = None, weight: Any = None, density: bool = False
+) -> Any:
+    """Counts of ``x``'s entries in ``bins`` equal bins over ``range`` (default: min to max),
+    or over given edges: ``(hist, bin_edges)``, float like ``x`` (no gradient)."""
+    if isinstance(bins, Tensor):
+        bins = bins.data
+    w = None if weight is None else weight.data
+    hist, edges = xp.histogram(x.data, bins=bins, range=range, weights=w, density=density)
+    return HistogramResult(wrap(hist.astype(x.dtype)), wrap(edges.astype(x.dtype)))
+
+
+@public()
+def histc(x: Any, bins: int = 100, min: float = 0, max: float = 0) -> Any:
+    """Counts in ``bins`` equal bins over [min, max] (the data's range when both are 0);
+    entries outside are ignored. Float like ``x`` (no gradient)."""
+    lo, hi = float(min), float(max)
+    if lo == hi == 0:
+        lo, hi = float(x.data.min()), float(x.data.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1  # one value: PyTorch widens the range by 1 on each side
+    hist, _ = xp.histogram(x.data, bins=int(bins), range=(lo, hi))
+    return wrap(hist.astype(x.dtype))
+
+
+SortResult = namedtuple("SortResult", ["values", "indices"])
+
+
+def _order(x: Any, dim: int, descending: bool, stable: bool, op: str) -> Any:
+    d = _dims(x, dim, op)
+    d = 0 if not d else d[0]
+    data = x.data
+    if descending:
+        # NumPy sorts ascending; sorting -x keeps equal entries in their original order
+        # (stable), as ascending on x does. Booleans and unsigned ints are flipped by order.
+        keys = ~data if data.dtype.kind == "b" else -data.astype(xp.float64)
+    else:
+        keys = data
+    order = xp.argsort(keys, axis=d, kind="stable" if stable else None) if x.ndim else keys
+    return d, (order if x.ndim else xp.zeros((), dtype=xp.int64))
+
+
+def _order_fn(descending: bool, stable: bool, k: int | None = None) -> Any:
+    """The argsort of ``_order`` as a function of (array, axis, keepdims), for
+    ``arg_extreme`` on traced values (its batching rule moves ``axis`` past the batch axis);
+    with ``k``, only the first ``k`` indices along ``axis``."""
+
+    def order(a: Any, axis: int, keepdims: bool) -> Any:
+        if descending:
+            keys = ~a if a.dtype.kind == "b" else -a.astype(xp.float64)
+        else:
+            keys = a
+        out = xp.argsort(keys, axis=axis, kind="stable" if stable else None).astype(xp.int64)
+        return out if k is None else xp.take(out, xp.arange(k), axis=axis)
+
+    return order
+
+
+def _take_along_traced(x: Any, idx: Any, d: int) -> Any:
+    """``take_along_dim(x, idx, d)`` for traced values: under vmap the indices are a batched
+    value, which ``take_along_dim`` (indices as a parameter) cannot take. So x is flattened
+    and gathered at linear indices with ``take`` (indices as an operand), whose batching and
+    derivative rules handle per-example indices: d/dx = scatter g back to the picked entries.
+    """
+    shape = tuple(x.shape)
+    strides = [math.prod(shape[a + 1 :]) for a in range(len(shape))]
+    grid = xp.indices(tuple(idx.shape), dtype=xp.int64)
+    base = xp.zeros(tuple(idx.shape), dtype=xp.int64)  # (``sum`` is this module's own)
+    for a in range(len(shape)):
+        if a != d:
+            base += grid[a] * strides[a]
+    stride = strides[d]
+    linear = S.constant_op(lambda i, b: i * stride + b, idx, wrap(xp.asarray(base, xp.int64)))
+    return S.take(reshape(x, (math.prod(shape),)), linear)
+
+
+@public()
+def argsort(x: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+    """Indices that sort ``x`` along ``dim`` (int64, no gradient)."""
+    if x._level is not None and x.ndim:  # traced (vmap): a batched value without derivative
+        d = _dims(x, dim, "argsort")
+        return arg_extreme(_order_fn(descending, stable), x, d[0] if d else 0, False)
+    _, order = _order(x, dim, descending, stable, "argsort")
+    return wrap(xp.asarray(order, dtype=xp.int64))
+
+
+@public()
+def sort(x: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+    """``(values, indices)`` of ``x`` sorted along ``dim``. The values are gathered with
+    ``take_along_dim``, so d/dx sends each value's gradient back to where it came from."""
+    if x._level is not None and x.ndim:  # traced (vmap): see _take_along_traced
+        d = _dims(x, dim, "sort")
+        d = d[0] if d else 0
+        idx = arg_extreme(_order_fn(descending, stable), x, d, False)
+        return SortResult(_take_along_traced(x, idx, d), idx)
+    d, order = _order(x, dim, descending, stable, "sort")
+    idx = wrap(xp.asarray(order, dtype=xp.int64))
+    if x.ndim == 0:
+        return SortResult(x, idx)
+    return SortResult(take_along_dim(x, idx, d), idx)
+
+
+@public()
+def topk(x: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+    """The ``k`` largest (or smallest) entries along ``dim`` and their indices; the gradient
+    goes to the chosen entries (``take_along_dim``)."""
+    d = _dims(x, dim, "topk")
+    d = 0 if not d else d[0]
+    n = x.shape[d] if x.ndim else 1
+    if not 0 <= k <= n:
+        raise RuntimeError(f"topk: k ({k}) is out of range for dimension of size {n}")
+    if x._level is not None and x.ndim:  # traced (vmap): see _take_along_traced
+        idx = arg_extreme(_order_fn(largest, True, k), x, d, False)
+        return SortResult(_take_along_traced(x, idx, d), idx)
+    _, order = _order(x, d, largest, True, "topk")
+    idx = wrap(xp.asarray(xp.take(order, xp.arange(k), axis=d), dtype=xp.int64))
+    return SortResult(take_along_dim(x, idx, d), idx)

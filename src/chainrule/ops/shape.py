@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from chainrule import _backend
+from chainrule import _backend, _device
 from chainrule._backend import xp
 from chainrule.ops._primitive import Primitive, bind, bind_constant, public
 from chainrule.tensor import Tensor, wrap
@@ -29,16 +29,54 @@ cast_p.defvjp(lambda g, out, x, dtype: to(g, x.dtype))  # the cotangent goes bac
 
 
 @public(method=("to", "type"), toplevel=False)
-def to(x: Any, dtype: Any) -> Any:
-    """``x`` converted to ``dtype``; gradients flow back converted to ``x``'s dtype."""
+def to(x: Any, *args: Any, dtype: Any = None, device: Any = None, copy: bool = False,
+       non_blocking: bool = False) -> Any:  # fmt: skip
+    """``x`` converted to ``dtype``; gradients flow back converted to ``x``'s dtype.
+
+    PyTorch's forms all work: ``x.to(float64)``, ``x.to("cpu")``, ``x.to(device, dtype)``,
+    ``x.to(other)`` (other's dtype and device). A device is checked (only the CPU exists in
+    this build); moving to the device the tensor is on returns it unchanged, as PyTorch does.
+    """
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.data.dtype
+        elif isinstance(a, str) and a.partition(":")[0] not in _device.KNOWN:
+            dtype = a  # a NumPy dtype name ("float64"), which chainrule has always taken
+        elif isinstance(a, (str, _device.device)):
+            device = a
+        elif a is not None:
+            dtype = a
+    if device is not None:
+        _device.check(device)
+    if dtype is None:
+        return clone_copy(x) if copy else x
     dtype = xp.dtype(dtype)
     if x.data.dtype == dtype:
-        return x
+        return clone_copy(x) if copy else x
     if dtype.kind != "f":  # integers and bools carry no gradient: a constant, as in PyTorch
         if x._level is not None:  # (batched under vmap: see constant_op)
             return constant_op(lambda a: a.astype(dtype), x)
         return wrap(x.data.astype(dtype))
     return bind(cast_p, (x,), {"dtype": dtype})
+
+
+def clone_copy(x: Any) -> Any:
+    """``x.to(..., copy=True)``: a copy in the graph (the cast primitive to the same dtype)."""
+    return bind(cast_p, (x,), {"dtype": x.data.dtype})
+
+
+def _device_method(name: str) -> Any:
+    def move(x: Any, device: Any = None, non_blocking: bool = False) -> Any:
+        _device.check(name if device is None or name == "cpu" else device)
+        return x
+
+    move.__name__ = name
+    move.__doc__ = f"``x.{name}()``: checked; the CPU is the only device in this build."
+    return public(toplevel=False)(move)
+
+
+cpu = _device_method("cpu")
+cuda = _device_method("cuda")
 
 
 def zeros_like(x: Any, dtype: Any = None) -> Any:
@@ -283,6 +321,14 @@ def permute(x: Any, *dims: Any) -> Any:
     if dims == tuple(range(nd)):
         return x
     return permute_to(x, dims)
+
+
+@public()
+def t(x: Any) -> Any:
+    """Transpose of a tensor with at most 2 dimensions (``x.t()``); 0-d and 1-d unchanged."""
+    if x.ndim > 2:
+        raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, got shape {tuple(x.shape)}")
+    return x if x.ndim < 2 else transpose(x, 0, 1)
 
 
 @public()
@@ -747,3 +793,60 @@ def take(x: Any, idx: Any) -> Any:
     if idx.data.size and (int(idx.data.min()) < -n or int(idx.data.max()) >= n):
         raise IndexError(f"index: an index is out of range for dim 0 of size {n}")
     return bind(take_p, (x, idx), {})
+
+
+# --- compositions PyTorch scripts use (differentiable through index/reshape) ------------------
+
+
+@public()
+def unbind(x: Any, dim: int = 0) -> tuple[Any, ...]:
+    """The slices of ``x`` along ``dim``, as a tuple (each without that dim).
+
+    Each slice is basic indexing, so its gradient flows back to its place in ``x``.
+    """
+    d = _one_dim(x, dim, "unbind")
+    lead = (slice(None),) * d
+    return tuple(index(x, (*lead, i)) for i in range(x.shape[d]))
+
+
+@public()
+def flip(x: Any, dims: Any) -> Any:
+    """``x`` reversed along ``dims``.   VJP: flip g back (a reversed-slice view)."""
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    picks = [slice(None)] * x.ndim
+    for dim in dims:
+        picks[_one_dim(x, dim, "flip")] = slice(None, None, -1)
+    return index(x, tuple(picks))
+
+
+def _tri(x: Any, diagonal: int, lower: bool, op: str) -> Any:
+    if x.ndim < 2:
+        raise RuntimeError(f"{op}: expects a tensor with at least 2 dims, got {tuple(x.shape)}")
+    rows, cols = x.shape[-2:]
+    keep = (xp.tril if lower else xp.triu)(xp.ones((rows, cols), dtype=bool), diagonal)
+    if x.data.dtype.kind == "b":
+        if x._level is not None:  # traced: a value without derivative, batched under vmap
+            return constant_op(lambda a: a & keep, x)
+        return wrap(x.data & keep)
+    # x times a constant 0/1 mask: d/dx = the mask (mask's dtype follows x: no promotion)
+    return x * wrap(keep.astype(x.data.dtype))
+
+
+@public()
+def tril(x: Any, diagonal: int = 0) -> Any:
+    """The lower triangle (entries with col - row <= diagonal), zeros elsewhere.
+    d/dx = 1 on the kept triangle, 0 elsewhere."""
+    return _tri(x, diagonal, True, "tril")
+
+
+@public()
+def triu(x: Any, diagonal: int = 0) -> Any:
+    """The upper triangle (entries with col - row >= diagonal), zeros elsewhere.
+    d/dx = 1 on the kept triangle, 0 elsewhere."""
+    return _tri(x, diagonal, False, "triu")
+
+
+@public(method=False)
+def numel(x: Any) -> int:
+    """The number of entries of ``x`` (``torch.numel``)."""
+    return x.numel()

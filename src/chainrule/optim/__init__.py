@@ -3,7 +3,7 @@ PyTorch's names, defaults and update formulas.
 
 >>> import chainrule as cr
 >>> from chainrule import nn, optim
->>> cr.manual_seed(0)
+>>> _ = cr.manual_seed(0)
 >>> model = nn.Linear(3, 1)
 >>> opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 >>> x, y = cr.randn(16, 3), cr.randn(16, 1)

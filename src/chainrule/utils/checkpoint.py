@@ -187,7 +187,7 @@ def checkpoint(
 
     >>> import chainrule as cr
     >>> from chainrule import nn
-    >>> cr.manual_seed(0)
+    >>> _ = cr.manual_seed(0)
     >>> block = nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 4))
     >>> x = cr.randn(2, 4, requires_grad=True)
     >>> checkpoint(block, x).sum().backward()
