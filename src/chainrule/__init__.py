@@ -12,6 +12,7 @@ from chainrule.ops import api as _ops  # first: attaches the Tensor methods (iso
 
 from chainrule import autograd, data, func, nn, optim, utils, viz  # viz: no heavy imports
 from chainrule._backend import bool_, float16, float32, float64, int32, int64
+from chainrule._compile import compile
 from chainrule._threads import get_num_threads, set_num_threads
 from chainrule.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.creation import (

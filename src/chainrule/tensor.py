@@ -19,6 +19,10 @@ from chainrule import _backend
 from chainrule._backend import xp
 from chainrule.autograd.node import Version
 
+#: checks run by ``item()``/``tolist()`` (and so ``bool()``, ``float()``): a program trace
+#: (``chainrule.func.program``) refuses values that are only known when the program runs
+READ_CHECKS: list[Callable[[Any], None]] = []
+
 
 class Tensor:
     """An n-dimensional array that can record the operations applied to it.
@@ -181,9 +185,13 @@ class Tensor:
                 f"item: only one-element tensors can be converted to Python scalars, this one "
                 f"has shape {tuple(self.shape)}"
             )
+        if READ_CHECKS:  # inside cr.compile's trace: a traced value is not known yet
+            READ_CHECKS[-1](self.data)
         return self.data.item()
 
     def tolist(self) -> Any:
+        if READ_CHECKS:
+            READ_CHECKS[-1](self.data)
         return self.data.tolist()
 
     def __float__(self) -> float:

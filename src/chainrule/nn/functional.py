@@ -23,6 +23,7 @@ from typing import Any
 
 from chainrule import _backend
 from chainrule._backend import xp
+from chainrule.autograd.grad_mode import STATE
 from chainrule.ops import api as ops
 from chainrule.ops import conv, linalg, pool
 from chainrule.ops.api import FUNCTIONAL
@@ -136,6 +137,12 @@ def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
         return x * 0.0
     from chainrule.creation import _rng
 
+    if STATE.levels:
+        from chainrule.func.program import active
+
+        program = active()
+        if program is not None:  # cr.compile: a mask op, drawn afresh on every call
+            return x * program.random_mask(tuple(x.shape), p, x.dtype)
     keep = _rng().random(x.shape) >= p
     mask = keep.astype(x.data.dtype) * x.data.dtype.type(1.0 / (1.0 - p))
     return x * Tensor(mask)

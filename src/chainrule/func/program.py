@@ -1,0 +1,647 @@
+"""``make_program``: trace a function once and write down the primitives it binds.
+
+A program level is one more ``Level`` (see ``chainrule.func.levels``): while it is live, every
+primitive that reaches it is computed (on the concrete values, so shapes and dtypes are known)
+and appended to a flat list of equations, the Wengert list of the lesson's tape. Other
+transforms compose with it as with each other: ``make_program(grad(loss))(w, x)`` traces the
+gradient, whose backward sweep binds the VJP rules, so the program is the backward pass
+written out as ops; ``make_program(hvp_fn)`` is the forward-over-reverse program.
+
+Python runs once, at trace time: branches on a traced value's *contents* (``if loss > 0``,
+``x.item()``, ``float(x)``) cannot be recorded, and raise ``TraceError`` naming the line.
+Shapes and dtypes are known while tracing, so branching on them is fine.
+
+Tensors that are not inputs (a module's parameters, a constant made inside ``f``) enter the
+program as constants *by reference*: ``cr.compile`` reads them through the real tensor each
+call. Effects outside the returned values are recorded too, in order: a gradient assigned to
+a leaf's ``.grad`` by ``backward()``, an optimizer's ``step()``/``zero_grad()`` (recorded as a
+call to the real method, which is NumPy already), an in-place update of a tensor that is not
+traced (``w -= lr * w.grad`` under ``no_grad``), and dropout masks (fresh numbers each time
+the program runs). Other random draws inside a traced function are refused.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from chainrule import creation
+from chainrule import tensor as tensor_module
+from chainrule._backend import xp
+from chainrule.autograd.grad_mode import STATE
+from chainrule.func.levels import Level, Tracer, lower, traced
+from chainrule.func.pytree import flatten, unflatten
+from chainrule.ops._primitive import Primitive, bind, record
+from chainrule.tensor import Tensor, wrap
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_local = threading.local()
+
+
+class TraceError(RuntimeError):
+    """A traced function needed a value that only exists when the program runs."""
+
+
+def active() -> ProgramLevel | None:
+    """The innermost live program level of this thread (None outside ``make_program``)."""
+    stack = getattr(_local, "stack", None)
+    return stack[-1] if stack else None
+
+
+# --- the program ------------------------------------------------------------------------------
+
+_SHORT = {"float32": "f32", "float64": "f64", "float16": "f16", "int64": "i64", "int32": "i32",
+          "bool": "bool", "int8": "i8", "uint8": "u8", "int16": "i16"}  # fmt: skip
+
+
+class Var:
+    """One value of a program: an input, an op's result, or a constant (a tensor by
+    reference, read when the program runs)."""
+
+    __slots__ = ("dtype", "kind", "name", "shape", "tensor")
+
+    def __init__(self, name: str, shape: tuple, dtype: Any, kind: str, tensor: Any = None):
+        self.name, self.shape, self.dtype, self.kind, self.tensor = name, shape, dtype, kind, tensor
+
+    def type_str(self) -> str:
+        dt = _SHORT.get(str(self.dtype), str(self.dtype))
+        return f"{dt}[{','.join(str(n) for n in self.shape)}]"
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.type_str()}"
+
+    __repr__ = __str__
+
+
+class Eqn:
+    """``out = prim(*ins, **params)``."""
+
+    __slots__ = ("dyn", "ins", "out", "params", "prim")
+
+    def __init__(self, prim: Primitive, ins: list[Var], params: dict, out: Var) -> None:
+        self.prim, self.ins, self.params, self.out = prim, ins, params, out
+        self.dyn: dict[str, Var] | None = None  # array params computed from traced values
+
+    def __str__(self) -> str:
+        params = ""
+        lits = getattr(self.prim, "literals", None)
+        shown_params = dict(self.params)
+        if lits:
+            shown_params.update({f"arg{i}": v for i, v in lits.items()})
+        for k, v in (self.dyn or {}).items():
+            shown_params[k] = v.name
+        if shown_params:
+            shown = ", ".join(
+                f"{k}={v if isinstance(v, str) else _short(v)}" for k, v in shown_params.items()
+            )
+            params = f"[{shown}]"
+        args = ", ".join(str(v) for v in self.ins)
+        return f"{self.out} = {self.prim.name}{params} {args}".rstrip()
+
+
+class Effect:
+    """A change outside the returned values, in program order: ``setgrad`` (``target.grad =
+    ins[0]``), ``assign`` (``target``'s buffer takes ``ins[0]``) or ``call`` (``fn(target,
+    *args, **kwargs)``, an optimizer's step or zero_grad)."""
+
+    __slots__ = ("args", "fn", "ins", "kind", "label", "target")
+
+    def __init__(self, kind: str, target: Any, ins: list[Var], label: str, fn: Any = None,
+                 args: tuple = (), kwargs: dict | None = None) -> None:  # fmt: skip
+        self.kind, self.target, self.ins, self.label = kind, target, ins, label
+        self.fn, self.args = fn, (args, kwargs or {})
+
+    def __str__(self) -> str:
+        if self.kind == "setgrad":
+            return f"{self.label}.grad <- {self.ins[0]}"
+        if self.kind == "assign":
+            return f"{self.label} <- {self.ins[0]}"
+        return f"call {self.label}"
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, xp.ndarray):
+        return f"array{list(v.shape)}"
+    if isinstance(v, (xp.dtype, type)):
+        return _SHORT.get(str(xp.dtype(v)), str(v))
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class Program:
+    """The flat list of primitives a function bound, with its inputs and outputs.
+
+    ``print(program)`` shows it as a Wengert list: the inputs, one line per operation
+    (``c:f32[32,10] = addmm b:f32[10], a:f32[32,32], w:f32[32,10]``), then the outputs.
+    ``body`` holds the equations and effects in order; ``consts`` the constants.
+    """
+
+    def __init__(self, invars: list[Var], body: list[Any], outs: list[Any], out_spec: Any,
+                 consts: list[Var], name: str = "f") -> None:  # fmt: skip
+        self.invars, self.body, self.outs, self.out_spec = invars, body, outs, out_spec
+        self.consts, self.name = consts, name
+
+    @property
+    def eqns(self) -> list[Eqn]:
+        return [e for e in self.body if isinstance(e, Eqn)]
+
+    def __str__(self) -> str:
+        lines = [f"{self.name}({', '.join(str(v) for v in self.invars)}):"]
+        used = {id(v) for e in self.body for v in e.ins} | {id(o) for o in self.outs}
+        consts = [c for c in self.consts if id(c) in used]
+        if consts:
+            lines.append("  consts " + ", ".join(str(c) for c in consts))
+        lines += ["  " + str(e) for e in self.body]
+        outs = ", ".join(str(o) if isinstance(o, Var) else repr(o) for o in self.outs)
+        lines.append(f"  return {outs}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def bind_run(self, args: Sequence[Any]) -> Any:
+        """Run the program by binding its primitives on ``args`` (Tensors or tracers of live
+        transforms): how a compiled function runs inside ``grad``/``jvp`` or on tensors that
+        require grad, so that the outer transform (or the tape) sees every operation."""
+        env: dict[int, Any] = {id(v): a for v, a in zip(self.invars, args)}
+
+        def get(v: Var) -> Any:
+            if v.kind == "const":
+                return v.tensor
+            return env[id(v)]
+
+        for e in self.body:
+            if isinstance(e, Eqn):
+                params = e.params
+                if e.dyn:
+                    params = {**params, **{k: get(v).data for k, v in e.dyn.items()}}
+                env[id(e.out)] = bind(e.prim, tuple(get(v) for v in e.ins), params)
+            else:
+                run_effect(e, [get(v) for v in e.ins])
+        outs = [get(o) if isinstance(o, Var) else o for o in self.outs]
+        return unflatten(self.out_spec, outs)
+
+
+def run_effect(e: Effect, values: list[Any]) -> None:
+    """Apply an effect with ``values`` (Tensors or arrays) for its inputs."""
+    if e.kind == "setgrad":
+        v = values[0]
+        e.target.grad = v if isinstance(v, Tensor) else wrap(v)
+    elif e.kind == "assign":
+        v = values[0]
+        e.target.data[...] = v.data if isinstance(v, Tensor) else v
+        e.target._bump()
+    else:
+        args, kwargs = e.args
+        e.fn(e.target, *args, **kwargs)
+
+
+# --- tracing ----------------------------------------------------------------------------------
+
+
+def _user_line() -> str:
+    """``file:line: code`` of the innermost frame outside chainrule (the user's line)."""
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE + os.sep):
+            return f"{frame.filename}:{frame.lineno}: {(frame.line or '').strip()}"
+    return "<unknown>"
+
+
+def _trace_error(t: Tensor, what: str) -> TraceError:
+    return TraceError(
+        f"{what} needs the value of a traced tensor of shape {tuple(t.shape)} ({t.dtype}), "
+        f"which is not known while tracing (cr.compile / cr.func.make_program run the Python "
+        f"code once, on placeholders), at {_user_line()}. Use cr.where(cond, a, b) for a "
+        "choice that depends on values, or pass the value as a static argument "
+        "(cr.compile(f, static_argnums=...)); return it instead of printing it."
+    )
+
+
+def _numpy_primitive(fn: Any, method: str, arity: int, literals: dict, kwargs: dict) -> Primitive:
+    """A (non-differentiable) primitive for a NumPy call made on a traced value's array: a
+    comparison's ``x.data <= 0`` (relu's kink), ``np.where`` on data... ``literals`` are the
+    positional arguments that were not arrays (fixed), by position."""
+    call = fn if method == "__call__" else getattr(fn, method)
+    n = arity + len(literals)
+
+    def impl(*arrays: Any) -> Any:
+        it = iter(arrays)
+        return call(*[literals[i] if i in literals else next(it) for i in range(n)], **kwargs)
+
+    name = getattr(fn, "__name__", "numpy_call") + ("" if method == "__call__" else "." + method)
+    prim = _NumpyPrimitive(name, impl)
+    prim.defvjp(*[None] * arity)
+    prim.defjvp(*[None] * arity)
+    prim.literals = literals
+    return prim
+
+
+class _NumpyPrimitive(Primitive):
+    __slots__ = ("literals",)
+
+
+class _Placeholder(xp.ndarray):
+    """What ``.data`` of a traced value is: its array, viewed so that NumPy calls on it are
+    recorded (``mask(g, x.data <= 0)`` in a rule) and value reads raise, rather than being
+    frozen into the program. Arrays derived by methods that are not recorded (``astype``,
+    indexing) are untracked: using them raises too."""
+
+    _var: Var | None = None
+    _program: ProgramLevel | None = None
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self._var = None
+        self._program = getattr(obj, "_program", None)
+
+    def _record(self, fn: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
+        level = self._program
+        if level is None or not level.alive:
+            raise TraceError("a traced value's array was used after its trace ended")
+        ins, arrays, literals = [], [], {}
+        for i, x in enumerate(inputs):
+            if isinstance(x, _Placeholder):
+                if x._var is None:
+                    raise _untracked(fn)
+                ins.append(x._var)
+                arrays.append(x.view(xp.ndarray))
+            elif isinstance(x, xp.ndarray):
+                ins.append(level.const(wrap(x)))
+                arrays.append(x)
+            elif isinstance(x, (list, tuple)) and any(isinstance(y, xp.ndarray) for y in x):
+                raise _untracked(fn)
+            else:
+                literals[i] = x
+        if "out" in kwargs or any(isinstance(v, xp.ndarray) for v in kwargs.values()):
+            raise _untracked(fn)
+        prim = _numpy_primitive(fn, method, len(arrays), literals, kwargs)
+        out = prim.impl(*arrays)
+        if not isinstance(out, (xp.ndarray, xp.generic)):
+            raise _untracked(fn)
+        out = wrap(out)
+        var = level.var(out, "op")
+        level.body.append(Eqn(prim, ins, {}, var))
+        return level.placeholder(out.data, var)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method not in ("__call__", "reduce", "accumulate") or ufunc.nout != 1:
+            raise _untracked(ufunc)
+        return self._record(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
+        return self._record(func, "__call__", args, kwargs)
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise _trace_error(self, "a Python branch or value read (if/bool/item/float)")
+
+    item = tolist = __bool__ = __float__ = __int__ = __index__ = tobytes = _refuse
+
+
+def _address(a: Any) -> tuple:
+    return (a.__array_interface__["data"][0], a.shape, a.dtype.str, a.strides)
+
+
+def _untracked(fn: Any) -> TraceError:
+    return TraceError(
+        f"{getattr(fn, '__name__', fn)} on the NumPy array of a traced value (at "
+        f"{_user_line()}) cannot be recorded into the program (only plain calls of NumPy "
+        "functions on such arrays are); use chainrule ops on the tensors, or pass the value "
+        "as a static argument"
+    )
+
+
+class ProgramTracer(Tracer):
+    """A value being traced into a program: its concrete primal and its program variable."""
+
+    def __init__(self, level: ProgramLevel, primal: Any, var: Var) -> None:
+        self._level = level
+        self.primal = primal
+        self.var = var
+        self._ph: Any = None
+
+    @property  # type: ignore[override]
+    def data(self) -> Any:
+        """The array, as a placeholder: NumPy calls on it are recorded, value reads raise."""
+        ph = self._ph
+        if ph is None or ph._var is not self.var:
+            ph = self._ph = self._level.placeholder(self.primal.data, self.var)
+        return ph
+
+    def _become_constant(self, value: Any) -> None:
+        self.primal, self.var = value, self._level.const(value)
+
+    def __bool__(self) -> bool:
+        raise _trace_error(self, "a Python branch (bool() of a tensor, e.g. `if x > 0:`)")
+
+    def item(self) -> Any:
+        raise _trace_error(self, "item()")
+
+    def tolist(self) -> Any:
+        raise _trace_error(self, "tolist()")
+
+    def __float__(self) -> float:
+        raise _trace_error(self, "float()")
+
+    def __int__(self) -> int:
+        raise _trace_error(self, "int()")
+
+    def __index__(self) -> int:
+        raise _trace_error(self, "using a tensor as a Python index")
+
+    def numpy(self) -> Any:
+        raise _trace_error(self, "numpy()")
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        raise _trace_error(self, "converting to a NumPy array")
+
+
+class _NoRandom:
+    """Stands in for chainrule's generator while tracing: a draw would be frozen into the
+    program (the same numbers every call), so it is refused; dropout has its own op."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise TraceError(
+            f"random numbers drawn with the generator's {name}() inside a traced function "
+            f"(at {_user_line()}) would be the same on every call of the compiled program. "
+            "Draw them outside and pass them as an argument; dropout (nn.Dropout, "
+            "F.dropout) is supported and draws fresh masks each call."
+        )
+
+
+def _dropout_mask_impl(shape: tuple, p: float, dtype: Any) -> Any:
+    keep = creation._rng().random(shape) >= p
+    return keep.astype(dtype) * xp.dtype(dtype).type(1.0 / (1.0 - p))
+
+
+#: dropout's mask as an op without inputs: each run of the program draws fresh numbers
+dropout_mask_p = Primitive("dropout_mask", _dropout_mask_impl)
+dropout_mask_p.defvjp()
+
+
+class ProgramLevel(Level):
+    """One ``make_program`` trace: records each primitive that reaches it."""
+
+    def __init__(self) -> None:
+        super().__init__("program")
+        self.body: list[Any] = []
+        self.consts: dict[int, Var] = {}
+        self.keep: list[Any] = []  # the constants' tensors, so that their ids stay unique
+        self.count = 0
+        self.zeroed: set[int] = set()  # params whose grad an optimizer set to None here
+        self.sight_grads: dict[int, tuple[Tensor, Any]] = {}  # param -> its .grad at sight
+        self.originals: dict[int, tuple[Tensor, Any]] = {}  # adopted tensor -> its buffer
+        self.in_call = False
+        self.by_address: dict[tuple, Var] = {}
+
+    def name(self) -> str:
+        n, self.count = self.count, self.count + 1
+        letters = ""
+        while True:
+            letters = chr(ord("a") + n % 26) + letters
+            n = n // 26 - 1
+            if n < 0:
+                return letters
+
+    def var(self, t: Tensor, kind: str, tensor: Any = None) -> Var:
+        return Var(self.name(), tuple(t.shape), t.dtype, kind, tensor)
+
+    def placeholder(self, data: Any, var: Var) -> _Placeholder:
+        data = xp.asarray(data)
+        ph = data.view(_Placeholder)
+        ph._var, ph._program = var, self
+        self.by_address[_address(data)] = var
+        self.keep.append(data)  # alive: its address is not reused while tracing
+        return ph
+
+    def traced_array(self, data: Any) -> Var | None:
+        """The variable whose array ``data`` is (same memory, shape, dtype and strides), if
+        any: NumPy hands back plain arrays for the placeholders' results."""
+        return self.by_address.get(_address(data)) if self.by_address else None
+
+    def check_read(self, data: Any) -> None:
+        """``Tensor.item()``/``tolist()`` (so ``if``, ``float``): refuse a traced value."""
+        if self.traced_array(data) is not None or isinstance(data, _Placeholder):
+            raise _trace_error(
+                wrap(xp.asarray(data)),
+                "a Python branch or value read (if / bool() / item() / float() of a tensor)",
+            )
+
+    def const(self, t: Tensor) -> Var:
+        v = self.consts.get(id(t))
+        if v is None:
+            var = self.traced_array(t.data) if t._level is None else None
+            if var is not None:
+                return var  # a tensor made from a traced array (wrap(x.data <= 0))
+            if isinstance(t.data, _Placeholder):
+                raise _untracked(Tensor)
+            v = self.consts[id(t)] = self.var(t, "const", t)
+            self.keep.append(t)
+            if t.requires_grad and t.grad_fn is None and id(t) not in self.zeroed:
+                self.sight_grads[id(t)] = (t, t.grad)
+        return v
+
+    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        ins, primals = [], []
+        for a in args:
+            if a._level is self:
+                ins.append(a.var)
+                primals.append(a.primal)
+            else:
+                ins.append(self.const(a))
+                primals.append(a)
+        dyn = None
+        for k, p in params.items():
+            if isinstance(p, xp.ndarray):
+                var = p._var if isinstance(p, _Placeholder) else self.traced_array(p)
+                if var is not None:  # an array parameter computed from traced values
+                    dyn = dyn or {}
+                    dyn[k] = var
+                elif isinstance(p, _Placeholder):
+                    raise _untracked(prim)
+        if dyn:
+            params = {k: (params[k].view(xp.ndarray) if k in dyn else v) for k, v in params.items()}
+        grad = STATE.grad_enabled
+        STATE.grad_enabled = False  # the tape, if any, is kept on the tracers (below)
+        try:
+            out = bind(prim, tuple(primals), params)
+        finally:
+            STATE.grad_enabled = grad
+        tracer = ProgramTracer(self, out, self.var(out, "op"))
+        eqn = Eqn(prim, ins, dict(params), tracer.var)
+        eqn.dyn = dyn
+        self.body.append(eqn)
+        if grad and any(a.requires_grad for a in args):
+            # backward() inside the trace: the node keeps the traced inputs and output, so
+            # the VJP rules that the sweep runs are recorded too
+            node = record(prim, args, params, tracer)
+            node.out_tensor = tracer
+            node.out_data = None
+        return tracer
+
+    def adopt(self, t: Tensor, value: Tracer) -> None:
+        if id(t) not in self.originals and t._level is None:
+            self.originals[id(t)] = (t, t.data)  # its buffer: the program writes into it
+        super().adopt(t, value)
+
+    def random_mask(self, shape: tuple, p: float, dtype: Any) -> ProgramTracer:
+        params = {"shape": tuple(shape), "p": float(p), "dtype": xp.dtype(dtype)}
+        out = wrap(_dropout_mask_impl(**params))
+        tracer = ProgramTracer(self, out, self.var(out, "op"))
+        self.body.append(Eqn(dropout_mask_p, [], params, tracer.var))
+        return tracer
+
+    # --- effects --------------------------------------------------------------------------
+
+    def flush_grads(self, params: Sequence[Tensor]) -> None:
+        """Record ``p.grad = <traced value>`` for each ``p`` whose grad is traced here, and
+        leave a concrete tensor in its place (what an optimizer called now must read)."""
+        for p in params:
+            g = p.grad
+            if isinstance(g, Tensor) and g._level is self:
+                label = f"param{tuple(p.shape)}"
+                self.body.append(Effect("setgrad", p, [g.var], label))
+                p.grad = lower(g.primal)
+
+    def call(self, opt: Any, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any:
+        """An optimizer's ``step``/``zero_grad`` inside the trace: flush the gradients it will
+        read, record the call, and run it now (it is NumPy on the real buffers already)."""
+        if (args or kwargs.get("closure") is not None) and name == "step":
+            raise TraceError(
+                "cr.compile: opt.step(closure) inside a compiled step is not "
+                "supported; call loss.backward() and opt.step() instead"
+            )
+        params = [p for g in opt.param_groups for p in g["params"]]
+        for p in params:
+            if p._level is not None:
+                raise TraceError(
+                    "cr.compile: a parameter was changed in place by traced code before the "
+                    "optimizer's step in the same compiled function; this is not supported"
+                )
+        self.flush_grads(params)
+        self.body.append(Effect("call", opt, [], f"{type(opt).__name__}.{name}", fn, args, kwargs))
+        if name == "zero_grad" and kwargs.get("set_to_none", args[0] if args else True):
+            self.zeroed.update(id(p) for p in params)
+        self.in_call = True
+        try:
+            return fn(opt, *args, **kwargs)
+        finally:
+            self.in_call = False
+
+    def __enter__(self) -> ProgramLevel:
+        stack = getattr(_local, "stack", None)
+        if stack is None:
+            stack = _local.stack = []
+        stack.append(self)
+        self._rng = creation._generator[0]
+        creation._generator[0] = _NoRandom()
+        tensor_module.READ_CHECKS.append(self.check_read)
+        return super().__enter__()  # type: ignore[return-value]
+
+    def __exit__(self, *exc: object) -> None:
+        creation._generator[0] = self._rng
+        _local.stack.pop()
+        tensor_module.READ_CHECKS.remove(self.check_read)
+        if exc[0] is None:
+            # gradients left in .grad, and in-place updates of untraced tensors: effects
+            self.flush_grads([t for t, _ in self.sight_grads.values()])
+            for t, _buf in self.originals.values():
+                if t._level is self:
+                    self.body.append(Effect("assign", t, [t.var], f"tensor{tuple(t.shape)}"))
+        else:
+            for t, _ in self.sight_grads.values():
+                if isinstance(t.grad, Tensor) and t.grad._level is self:
+                    t.grad = lower(t.grad.primal)
+        super().__exit__(*exc)
+        for t, buf in self.originals.values():
+            if t._level is None and t.data is not buf:
+                # the value that took over t lives in a new array: put it back into t's own
+                # buffer, so that views of t and the program (which writes there) agree
+                buf[...] = t.data
+                t.data = buf
+
+
+def optimizer_hook(opt: Any, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any:
+    """Called by ``Optimizer.step``/``zero_grad`` while transforms are live."""
+    level = active()
+    if level is None or not level.alive or level.in_call:
+        return fn(opt, *args, **kwargs)
+    return level.call(opt, fn, name, args, kwargs)
+
+
+def trace(
+    f: Callable[..., Any], args: tuple, static_argnums: Sequence[int] = (), name: str = "f"
+) -> tuple[Program, Any]:
+    """Trace ``f(*args)`` into a ``Program``; returns it with ``f``'s (concrete) result.
+
+    Tensor and NumPy-array leaves of the non-static arguments are the program's inputs; other
+    leaves (numbers, strings) are baked in, as static arguments are.
+    """
+    level = ProgramLevel()
+    args = list(args)
+    invars: list[Var] = []
+    with level:
+        for n, a in enumerate(args):
+            if n in static_argnums:
+                continue
+            leaves, spec = flatten(a)
+            new = []
+            for leaf in leaves:
+                if isinstance(leaf, (Tensor, xp.ndarray)):
+                    t = leaf if isinstance(leaf, Tensor) else wrap(leaf)
+                    if t._level is not None:
+                        t = wrap(xp.asarray(t.data))  # the innermost value: a plain input
+                    tr = ProgramTracer(level, t, level.var(t, "in"))
+                    invars.append(tr.var)
+                    new.append(tr)
+                else:
+                    new.append(leaf)
+            args[n] = unflatten(spec, new)
+        out = f(*args)
+        leaves, out_spec = flatten(out)
+        outs: list[Any] = []
+        for o in leaves:
+            o = traced(o, level)
+            if isinstance(o, Tensor) and o._level is level:
+                outs.append(o.var)
+            elif isinstance(o, Tensor):
+                outs.append(level.const(o))
+            else:
+                outs.append(o)
+    result = []
+    for o in leaves:
+        o = traced(o, level)
+        result.append(lower(o.primal) if isinstance(o, Tensor) and o._level is level else o)
+    consts = list(level.consts.values())
+    program = Program(invars, level.body, outs, out_spec, consts, name)
+    program.sight_grads = list(level.sight_grads.values())  # type: ignore[attr-defined]
+    program.needs_tape = any(  # type: ignore[attr-defined]
+        isinstance(traced(o, level), Tensor) and traced(o, level).grad_fn is not None
+        for o in leaves
+    )
+    return program, unflatten(out_spec, result)
+
+
+def make_program(
+    f: Callable[..., Any], static_argnums: int | Sequence[int] = ()
+) -> Callable[..., Program]:
+    """``make_program(f)(*args)``: the ``Program`` of the primitives ``f`` binds on inputs of
+    ``args``' shapes and dtypes (``f`` runs once, on tracers). Transforms compose:
+    ``make_program(cr.func.grad(loss))(w, x)`` is the gradient's program.
+
+    >>> import chainrule as cr
+    >>> w = cr.ones(3)
+    >>> print(cr.func.make_program(lambda w: (w * w).sum())(w))
+    f(a:f32[3]):
+      b:f32[3] = mul a:f32[3], a:f32[3]
+      c:f32[] = sum[dim=None, keepdim=False] b:f32[3]
+      return c:f32[]
+    """
+    statics = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+
+    def build(*args: Any) -> Program:
+        name = getattr(f, "__name__", "f")
+        program, _ = trace(f, args, statics, name if name.isidentifier() else "f")
+        return program
+
+    return build
