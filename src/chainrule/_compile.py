@@ -42,7 +42,15 @@ from typing import Any
 
 from chainrule._backend import xp
 from chainrule.autograd.grad_mode import STATE
-from chainrule.func.program import Effect, Eqn, Program, TraceError, Var, trace
+from chainrule.func.program import (
+    AssumptionFailed,
+    Effect,
+    Eqn,
+    Program,
+    TraceError,
+    Var,
+    trace,
+)
 from chainrule.func.pytree import flatten, unflatten
 from chainrule.tensor import Tensor, wrap
 
@@ -200,6 +208,16 @@ class _Entry:
         ]
         self.guards = guards
         self.grad_guards = grad_guards
+        # an assumption checked after an effect ran cannot be retried by retracing
+        first_effect = next(
+            (i for i, e in enumerate(program.body) if isinstance(e, Effect) and e.kind != "assume"),
+            len(program.body),
+        )
+        self.safe_to_retry = all(
+            i < first_effect
+            for i, e in enumerate(program.body)
+            if isinstance(e, Effect) and e.kind == "assume"
+        )
         self.optimised, self.run = compile_program(program)
 
     def guards_ok(self) -> bool:
@@ -330,7 +348,12 @@ def compile_program(program: Program) -> tuple[Program, Callable[[list[Any]], An
     opt = optimise(program)
     plan = _reuse_plan(opt)
     names: dict[int, str] = {}
-    env: dict[str, Any] = {"_asarray": xp.asarray, "_wrap": wrap, "_copyto": xp.copyto}
+    env: dict[str, Any] = {
+        "_asarray": xp.asarray,
+        "_wrap": wrap,
+        "_copyto": xp.copyto,
+        "_Failed": AssumptionFailed,
+    }
     for k, v in enumerate(opt.invars):
         names[id(v)] = f"a{k}"
     for k, c in enumerate(opt.consts):
@@ -341,7 +364,10 @@ def compile_program(program: Program) -> tuple[Program, Callable[[list[Any]], An
         ins = [names[id(v)] for v in e.ins]
         if isinstance(e, Effect):
             env[f"T{i}"] = e.target
-            if e.kind == "setgrad":
+            if e.kind == "assume":
+                env[f"E{i}"] = e.target
+                lines.append(f"    if {ins[0]}.item() != E{i}: raise _Failed({i})")
+            elif e.kind == "setgrad":
                 lines.append(f"    T{i}.grad = _wrap({ins[0]})")
             elif e.kind == "assign":
                 lines.append(f"    _copyto(T{i}.data, {ins[0]}); T{i}._bump()")

@@ -34,6 +34,7 @@ from chainrule._backend import xp
 from chainrule.autograd.grad_mode import STATE
 from chainrule.func.levels import Level, Tracer, lower, traced
 from chainrule.func.pytree import flatten, unflatten
+from chainrule.ops import _primitive as primitive_module
 from chainrule.ops._primitive import Primitive, bind, record
 from chainrule.tensor import Tensor, wrap
 
@@ -119,6 +120,8 @@ class Effect:
             return f"{self.label}.grad <- {self.ins[0]}"
         if self.kind == "assign":
             return f"{self.label} <- {self.ins[0]}"
+        if self.kind == "assume":
+            return f"assume {self.label}"
         return f"call {self.label}"
 
 
@@ -186,7 +189,11 @@ class Program:
 
 def run_effect(e: Effect, values: list[Any]) -> None:
     """Apply an effect with ``values`` (Tensors or arrays) for its inputs."""
-    if e.kind == "setgrad":
+    if e.kind == "assume":
+        v = values[0]
+        if (v.data if isinstance(v, Tensor) else v).item() != e.target:
+            raise AssumptionFailed(e.label)
+    elif e.kind == "setgrad":
         v = values[0]
         e.target.grad = v if isinstance(v, Tensor) else wrap(v)
     elif e.kind == "assign":
@@ -207,6 +214,25 @@ def _user_line() -> str:
         if not os.path.abspath(frame.filename).startswith(_PACKAGE + os.sep):
             return f"{frame.filename}:{frame.lineno}: {(frame.line or '').strip()}"
     return "<unknown>"
+
+
+_OWN = (os.path.join(_PACKAGE, "tensor.py"), os.path.abspath(__file__))
+
+
+def _from_library() -> bool:
+    """Whether the value read comes from chainrule's own code (a check such as "targets are
+    in range" in cross_entropy), not the user's: the first frame outside this module and
+    ``tensor.py`` is inside the package."""
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        path = os.path.abspath(frame.filename)
+        if path in _OWN:
+            continue
+        return path.startswith(_PACKAGE + os.sep)
+    return False
+
+
+class AssumptionFailed(Exception):
+    """A value that chainrule's own code branched on while tracing differs on this call."""
 
 
 def _trace_error(t: Tensor, what: str) -> TraceError:
@@ -253,7 +279,9 @@ class _Placeholder(xp.ndarray):
 
     def __array_finalize__(self, obj: Any) -> None:
         self._var = None
-        self._program = getattr(obj, "_program", None)
+        level = self._program = getattr(obj, "_program", None)
+        if level is not None:  # derived without being recorded: refused if it is used
+            level.poisoned.add(_address(self))
 
     def _record(self, fn: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
         level = self._program
@@ -295,7 +323,43 @@ class _Placeholder(xp.ndarray):
     def _refuse(self, *args: Any, **kwargs: Any) -> Any:
         raise _trace_error(self, "a Python branch or value read (if/bool/item/float)")
 
-    item = tolist = __bool__ = __float__ = __int__ = __index__ = tobytes = _refuse
+    def __bool__(self) -> bool:
+        level = self._program
+        if level is None or self._var is None or not _from_library():
+            self._refuse()
+        return level.assume(self._var, self.view(xp.ndarray))  # type: ignore[union-attr]
+
+    item = tolist = __float__ = __int__ = __index__ = tobytes = _refuse
+
+    def copy(self, order: str = "C") -> Any:  # type: ignore[override]
+        return self._record(_METHODS["copy"], "__call__", (self,), {})
+
+    def astype(self, dtype: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return self._record(_METHODS["astype"], "__call__", (self, dtype, *args), kwargs)
+
+    def reshape(self, *shape: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return self._record(_METHODS["reshape"], "__call__", (self, *shape), kwargs)
+
+    def __getitem__(self, index: Any) -> Any:
+        if self._var is None:
+            return super().__getitem__(index)  # (NumPy's own printing of the array)
+        return self._record(_METHODS["getitem"], "__call__", (self, index), {})
+
+
+def _method(name: str, attr: str) -> Callable[..., Any]:
+    def call(a: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(xp.ndarray, attr)(a, *args, **kwargs)
+
+    call.__name__ = name
+    return call
+
+
+_METHODS = {
+    "copy": _method("copy", "copy"),
+    "astype": _method("astype", "astype"),
+    "reshape": _method("reshape", "reshape"),
+    "getitem": _method("getitem", "__getitem__"),
+}
 
 
 def _address(a: Any) -> tuple:
@@ -330,6 +394,10 @@ class ProgramTracer(Tracer):
 
     def _become_constant(self, value: Any) -> None:
         self.primal, self.var = value, self._level.const(value)
+
+    def detach(self) -> Tensor:
+        """The same traced value, without autograd history."""
+        return ProgramTracer(self._level, self.primal.detach(), self.var)
 
     def __bool__(self) -> bool:
         raise _trace_error(self, "a Python branch (bool() of a tensor, e.g. `if x > 0:`)")
@@ -393,6 +461,8 @@ class ProgramLevel(Level):
         self.originals: dict[int, tuple[Tensor, Any]] = {}  # adopted tensor -> its buffer
         self.in_call = False
         self.by_address: dict[tuple, Var] = {}
+        self.computing = False
+        self.poisoned: set[tuple] = set()  # arrays derived from traced ones, not recorded
 
     def name(self) -> str:
         n, self.count = self.count, self.count + 1
@@ -419,9 +489,32 @@ class ProgramLevel(Level):
         any: NumPy hands back plain arrays for the placeholders' results."""
         return self.by_address.get(_address(data)) if self.by_address else None
 
+    def assume(self, var: Var, data: Any) -> Any:
+        """chainrule's own code branched on a traced value: record the value it saw; a run
+        of the program that sees another value stops (``AssumptionFailed``) and the
+        compiled function retraces for that call."""
+        value = data.item()
+        self.body.append(Effect("assume", value, [var], f"{var.name} == {value!r}"))
+        return bool(value)
+
+    def claim(self, args: tuple) -> ProgramLevel | None:
+        """Plain tensors whose arrays are traced values (or derived from them) are this
+        level's: their op is recorded (or refused), never run as a constant."""
+        if not self.alive or self.computing:
+            return None
+        for a in args:
+            key = _address(a.data)
+            if key in self.by_address or key in self.poisoned:
+                return self
+        return None
+
     def check_read(self, data: Any) -> None:
         """``Tensor.item()``/``tolist()`` (so ``if``, ``float``): refuse a traced value."""
-        if self.traced_array(data) is not None or isinstance(data, _Placeholder):
+        var = self.traced_array(data)
+        if var is not None and data.size == 1 and _from_library():
+            self.assume(var, data)
+            return
+        if var is not None or isinstance(data, _Placeholder):
             raise _trace_error(
                 wrap(xp.asarray(data)),
                 "a Python branch or value read (if / bool() / item() / float() of a tensor)",
@@ -433,7 +526,9 @@ class ProgramLevel(Level):
             var = self.traced_array(t.data) if t._level is None else None
             if var is not None:
                 return var  # a tensor made from a traced array (wrap(x.data <= 0))
-            if isinstance(t.data, _Placeholder):
+            if isinstance(t.data, _Placeholder) or (
+                self.poisoned and _address(t.data) in self.poisoned
+            ):
                 raise _untracked(Tensor)
             v = self.consts[id(t)] = self.var(t, "const", t)
             self.keep.append(t)
@@ -463,10 +558,12 @@ class ProgramLevel(Level):
             params = {k: (params[k].view(xp.ndarray) if k in dyn else v) for k, v in params.items()}
         grad = STATE.grad_enabled
         STATE.grad_enabled = False  # the tape, if any, is kept on the tracers (below)
+        self.computing = True  # the concrete values: not claimed again (see ``claim``)
         try:
             out = bind(prim, tuple(primals), params)
         finally:
             STATE.grad_enabled = grad
+            self.computing = False
         tracer = ProgramTracer(self, out, self.var(out, "op"))
         eqn = Eqn(prim, ins, dict(params), tracer.var)
         eqn.dyn = dyn
@@ -536,12 +633,14 @@ class ProgramLevel(Level):
         self._rng = creation._generator[0]
         creation._generator[0] = _NoRandom()
         tensor_module.READ_CHECKS.append(self.check_read)
+        primitive_module.CLAIMS.append(self.claim)
         return super().__enter__()  # type: ignore[return-value]
 
     def __exit__(self, *exc: object) -> None:
         creation._generator[0] = self._rng
         _local.stack.pop()
         tensor_module.READ_CHECKS.remove(self.check_read)
+        primitive_module.CLAIMS.remove(self.claim)
         if exc[0] is None:
             # gradients left in .grad, and in-place updates of untraced tensors: effects
             self.flush_grads([t for t, _ in self.sight_grads.values()])
