@@ -49,6 +49,7 @@ from chainrule.func.program import (
     Program,
     TraceError,
     Var,
+    dyn_vars,
     trace,
 )
 from chainrule.func.pytree import flatten, unflatten
@@ -257,8 +258,7 @@ def optimise(program: Program) -> Program:
         if isinstance(e, Effect) or id(e.out) in live:
             kept.append(e)
             live.update(id(v) for v in e.ins)
-            if isinstance(e, Eqn) and e.dyn:
-                live.update(id(v) for v in e.dyn.values())
+            live.update(id(v) for v in dyn_vars(e))
     kept.reverse()
     out = Program(program.invars, kept, program.outs, program.out_spec, consts, program.name)
     out.needs_tape = program.needs_tape  # type: ignore[attr-defined]
@@ -299,7 +299,7 @@ def _reuse_plan(program: Program) -> dict[int, Var]:
     last: dict[int, int] = {}
     pinned: set[int] = set()
     for i, e in enumerate(body):
-        reads = list(e.ins) + (list(e.dyn.values()) if isinstance(e, Eqn) and e.dyn else [])
+        reads = list(e.ins) + dyn_vars(e)
         for v in reads:
             last[find(id(v))] = i
             if isinstance(e, Effect):
@@ -385,7 +385,18 @@ def compile_program(program: Program) -> tuple[Program, Callable[[list[Any]], An
             kw = []
             for k, p in e.params.items():
                 if e.dyn and k in e.dyn:
-                    kw.append(f"{k}={names[id(e.dyn[k])]}")
+                    d = e.dyn[k]
+                    if isinstance(d, Var):
+                        kw.append(f"{k}={names[id(d)]}")
+                        continue
+                    items = []
+                    for j, item in enumerate(d):
+                        if isinstance(item, Var):
+                            items.append(names[id(item)])
+                        else:
+                            env[f"P{i}_{k}_{j}"] = item.value
+                            items.append(f"P{i}_{k}_{j}")
+                    kw.append(f"{k}=({', '.join(items)},)")
                 else:
                     env[f"P{i}_{k}"] = p
                     kw.append(f"{k}=P{i}_{k}")

@@ -258,7 +258,8 @@ def wrap(data: Any) -> Tensor:
     t = _new(Tensor)
     # NumPy gives scalars (np.float32, ...), not 0-d arrays, for 0-d results (x.sum(), 0-d
     # ufuncs); those are immutable, so in-place ops and grad.zero_() on 0-d tensors would fail.
-    t.data = data if data.__class__ is _ndarray else xp.asarray(data)
+    # (an ndarray subclass is kept: cr.compile's traced arrays, chainrule.func.program)
+    t.data = data if data.__class__ is _ndarray or isinstance(data, _ndarray) else xp.asarray(data)
     return t
 
 

@@ -22,6 +22,7 @@ the program runs). Other random draws inside a traced function are refused.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import traceback
@@ -35,6 +36,7 @@ from chainrule.autograd.grad_mode import STATE
 from chainrule.func.levels import Level, Tracer, lower, traced
 from chainrule.func.pytree import flatten, unflatten
 from chainrule.ops import _primitive as primitive_module
+from chainrule.ops import pool as pool_module
 from chainrule.ops._primitive import Primitive, bind, record
 from chainrule.tensor import Tensor, wrap
 
@@ -77,6 +79,31 @@ class Var:
     __repr__ = __str__
 
 
+class Lit:
+    """A fixed item of a parameter that also holds traced arrays."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _plain_param(p: Any) -> Any:
+    if isinstance(p, _Placeholder):
+        return p.view(xp.ndarray)
+    if isinstance(p, tuple):
+        return tuple(_plain_param(q) for q in p)
+    return p
+
+
+def dyn_vars(e: Any) -> list[Var]:
+    """The Vars an equation's dynamic parameters read."""
+    out: list[Var] = []
+    for d in (e.dyn or {}).values() if isinstance(e, Eqn) else ():
+        out.extend([d] if isinstance(d, Var) else [i for i in d if isinstance(i, Var)])
+    return out
+
+
 class Eqn:
     """``out = prim(*ins, **params)``."""
 
@@ -84,7 +111,7 @@ class Eqn:
 
     def __init__(self, prim: Primitive, ins: list[Var], params: dict, out: Var) -> None:
         self.prim, self.ins, self.params, self.out = prim, ins, params, out
-        self.dyn: dict[str, Var] | None = None  # array params computed from traced values
+        self.dyn: dict[str, Any] | None = None  # array params computed from traced values
 
     def __str__(self) -> str:
         params = ""
@@ -93,7 +120,11 @@ class Eqn:
         if lits:
             shown_params.update({f"arg{i}": v for i, v in lits.items()})
         for k, v in (self.dyn or {}).items():
-            shown_params[k] = v.name
+            shown_params[k] = (
+                v.name
+                if isinstance(v, Var)
+                else "(" + ", ".join(i.name if isinstance(i, Var) else "..." for i in v) + ")"
+            )
         if shown_params:
             shown = ", ".join(
                 f"{k}={v if isinstance(v, str) else _short(v)}" for k, v in shown_params.items()
@@ -179,7 +210,14 @@ class Program:
             if isinstance(e, Eqn):
                 params = e.params
                 if e.dyn:
-                    params = {**params, **{k: get(v).data for k, v in e.dyn.items()}}
+                    params = dict(params)
+                    for k, d in e.dyn.items():
+                        if isinstance(d, Var):
+                            params[k] = get(d).data
+                        else:
+                            params[k] = tuple(
+                                get(i).data if isinstance(i, Var) else i.value for i in d
+                            )
                 env[id(e.out)] = bind(e.prim, tuple(get(v) for v in e.ins), params)
             else:
                 run_effect(e, [get(v) for v in e.ins])
@@ -285,8 +323,10 @@ class _Placeholder(xp.ndarray):
 
     def _record(self, fn: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
         level = self._program
-        if level is None or not level.alive:
-            raise TraceError("a traced value's array was used after its trace ended")
+        if level is None or not level.alive:  # the trace is over: an ordinary array
+            plain = [x.view(xp.ndarray) if isinstance(x, _Placeholder) else x for x in inputs]
+            call = fn if method == "__call__" else getattr(fn, method)
+            return call(*plain, **kwargs)
         ins, arrays, literals = [], [], {}
         for i, x in enumerate(inputs):
             if isinstance(x, _Placeholder):
@@ -308,7 +348,7 @@ class _Placeholder(xp.ndarray):
         if not isinstance(out, (xp.ndarray, xp.generic)):
             raise _untracked(fn)
         out = wrap(out)
-        var = level.var(out, "op")
+        var = level.new_var(out, "op")
         level.body.append(Eqn(prim, ins, {}, var))
         return level.placeholder(out.data, var)
 
@@ -323,26 +363,50 @@ class _Placeholder(xp.ndarray):
     def _refuse(self, *args: Any, **kwargs: Any) -> Any:
         raise _trace_error(self, "a Python branch or value read (if/bool/item/float)")
 
+    def _dead(self) -> bool:
+        return self._program is None or not self._program.alive
+
+    def item(self, *args: Any) -> Any:
+        return self.view(xp.ndarray).item(*args) if self._dead() else self._refuse()
+
+    def tolist(self) -> Any:
+        return self.view(xp.ndarray).tolist() if self._dead() else self._refuse()
+
+    def __float__(self) -> float:
+        return float(self.view(xp.ndarray)) if self._dead() else self._refuse()
+
+    def __int__(self) -> int:
+        return int(self.view(xp.ndarray)) if self._dead() else self._refuse()
+
+    def __index__(self) -> int:
+        return self.view(xp.ndarray).__index__() if self._dead() else self._refuse()
+
     def __bool__(self) -> bool:
+        if self._dead():
+            return bool(self.view(xp.ndarray))
         level = self._program
-        if level is None or self._var is None or not _from_library():
+        if self._var is None or not _from_library():
             self._refuse()
         return level.assume(self._var, self.view(xp.ndarray))  # type: ignore[union-attr]
 
-    item = tolist = __float__ = __int__ = __index__ = tobytes = _refuse
-
     def copy(self, order: str = "C") -> Any:  # type: ignore[override]
+        if self._dead():
+            return self.view(xp.ndarray).copy(order)
         return self._record(_METHODS["copy"], "__call__", (self,), {})
 
     def astype(self, dtype: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if self._dead():
+            return self.view(xp.ndarray).astype(dtype, *args, **kwargs)
         return self._record(_METHODS["astype"], "__call__", (self, dtype, *args), kwargs)
 
     def reshape(self, *shape: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if self._dead():
+            return self.view(xp.ndarray).reshape(*shape, **kwargs)
         return self._record(_METHODS["reshape"], "__call__", (self, *shape), kwargs)
 
     def __getitem__(self, index: Any) -> Any:
-        if self._var is None:
-            return super().__getitem__(index)  # (NumPy's own printing of the array)
+        if self._var is None or self._dead():
+            return self.view(xp.ndarray)[index]  # (NumPy's own printing of the array)
         return self._record(_METHODS["getitem"], "__call__", (self, index), {})
 
 
@@ -360,6 +424,22 @@ _METHODS = {
     "reshape": _method("reshape", "reshape"),
     "getitem": _method("getitem", "__getitem__"),
 }
+
+
+def _bounds(a: Any) -> tuple[int, int]:
+    return xp.lib.array_utils.byte_bounds(a)
+
+
+def _strided_view_impl(x: Any, shape: tuple, strides: tuple, layout: tuple) -> Any:
+    if x.strides != layout:  # another memory layout than when traced: trace again
+        raise AssumptionFailed("the memory layout of an array changed")
+    return xp.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
+
+
+#: a view of a traced array rebuilt from its shape and strides (see ``traced_array``)
+strided_view_p = Primitive("strided_view", _strided_view_impl)
+strided_view_p.defvjp(None)
+strided_view_p.defjvp(None)
 
 
 def _address(a: Any) -> tuple:
@@ -381,23 +461,23 @@ class ProgramTracer(Tracer):
     def __init__(self, level: ProgramLevel, primal: Any, var: Var) -> None:
         self._level = level
         self.primal = primal
-        self.var = var
+        self._pvar = var
         self._ph: Any = None
 
     @property  # type: ignore[override]
     def data(self) -> Any:
         """The array, as a placeholder: NumPy calls on it are recorded, value reads raise."""
         ph = self._ph
-        if ph is None or ph._var is not self.var:
-            ph = self._ph = self._level.placeholder(self.primal.data, self.var)
+        if ph is None or ph._var is not self._pvar:
+            ph = self._ph = self._level.placeholder(self.primal.data, self._pvar)
         return ph
 
     def _become_constant(self, value: Any) -> None:
-        self.primal, self.var = value, self._level.const(value)
+        self.primal, self._pvar = value, self._level.const(value)
 
     def detach(self) -> Tensor:
         """The same traced value, without autograd history."""
-        return ProgramTracer(self._level, self.primal.detach(), self.var)
+        return ProgramTracer(self._level, self.primal.detach(), self._pvar)
 
     def __bool__(self) -> bool:
         raise _trace_error(self, "a Python branch (bool() of a tensor, e.g. `if x > 0:`)")
@@ -461,6 +541,8 @@ class ProgramLevel(Level):
         self.originals: dict[int, tuple[Tensor, Any]] = {}  # adopted tensor -> its buffer
         self.in_call = False
         self.by_address: dict[tuple, Var] = {}
+        self.by_start: dict[int, tuple[Var, Any]] = {}  # first byte -> traced array
+        self.ranges: list[tuple[int, int]] = []  # the traced arrays' byte ranges
         self.computing = False
         self.poisoned: set[tuple] = set()  # arrays derived from traced ones, not recorded
 
@@ -473,21 +555,60 @@ class ProgramLevel(Level):
             if n < 0:
                 return letters
 
-    def var(self, t: Tensor, kind: str, tensor: Any = None) -> Var:
+    def new_var(self, t: Tensor, kind: str, tensor: Any = None) -> Var:
         return Var(self.name(), tuple(t.shape), t.dtype, kind, tensor)
+
+    def dynamic_param(self, p: Any, prim: Primitive) -> Any:
+        """A parameter that holds traced arrays: the Var (an array), or a tuple of Vars and
+        ``Lit``s (an index such as ``(rows, cols)``); None for a fixed parameter."""
+        if isinstance(p, xp.ndarray):
+            var = p._var if isinstance(p, _Placeholder) else self.traced_array(p)
+            if var is None and (isinstance(p, _Placeholder) or _address(p) in self.poisoned):
+                raise _untracked(prim)
+            return var
+        if isinstance(p, tuple) and any(isinstance(q, xp.ndarray) for q in p):
+            items = [self.dynamic_param(q, prim) for q in p]
+            if any(isinstance(i, Var) for i in items):
+                return tuple(i if isinstance(i, Var) else Lit(q) for i, q in zip(items, p))
+        return None
 
     def placeholder(self, data: Any, var: Var) -> _Placeholder:
         data = xp.asarray(data)
         ph = data.view(_Placeholder)
         ph._var, ph._program = var, self
         self.by_address[_address(data)] = var
+        lo, hi = _bounds(data)
+        if data.size and lo not in self.by_start:
+            self.by_start[lo] = (var, data)
+            self.ranges.append((lo, hi))
         self.keep.append(data)  # alive: its address is not reused while tracing
         return ph
 
-    def traced_array(self, data: Any) -> Var | None:
-        """The variable whose array ``data`` is (same memory, shape, dtype and strides), if
-        any: NumPy hands back plain arrays for the placeholders' results."""
-        return self.by_address.get(_address(data)) if self.by_address else None
+    def traced_array(self, data: Any, create: bool = True) -> Var | None:
+        """The variable whose array ``data`` is (same memory, shape, dtype and strides): NumPy
+        hands back plain arrays for the placeholders' results. A view that starts where a
+        traced array starts (``broadcast_to``, ``expand_dims`` of a plain copy of it) becomes
+        a recorded strided view of that array. Other arrays that overlap a traced one are
+        refused: their values would be frozen."""
+        if not self.by_address:
+            return None
+        key = _address(data)
+        var = self.by_address.get(key)
+        if var is not None or not create:
+            return var
+        lo, hi = _bounds(data)
+        base = self.by_start.get(lo)
+        if base is not None and base[1].dtype == data.dtype and data.size:
+            bvar, barr = base
+            params = {"shape": data.shape, "strides": data.strides, "layout": barr.strides}
+            var = self.new_var(wrap(data), "op")
+            self.body.append(Eqn(strided_view_p, [bvar], params, var))
+            self.by_address[key] = var
+            return var
+        for a_lo, a_hi in self.ranges:
+            if lo < a_hi and a_lo < hi:
+                raise _untracked(xp.ndarray)
+        return None
 
     def assume(self, var: Var, data: Any) -> Any:
         """chainrule's own code branched on a traced value: record the value it saw; a run
@@ -497,14 +618,23 @@ class ProgramLevel(Level):
         self.body.append(Effect("assume", value, [var], f"{var.name} == {value!r}"))
         return bool(value)
 
-    def claim(self, args: tuple) -> ProgramLevel | None:
+    def claim(self, args: tuple, params: dict) -> ProgramLevel | None:
         """Plain tensors whose arrays are traced values (or derived from them) are this
         level's: their op is recorded (or refused), never run as a constant."""
         if not self.alive or self.computing:
             return None
-        for a in args:
-            key = _address(a.data)
-            if key in self.by_address or key in self.poisoned:
+        arrays = [a.data for a in args]
+        for p in params.values():
+            if isinstance(p, xp.ndarray):
+                arrays.append(p)
+            elif isinstance(p, tuple):
+                arrays.extend(q for q in p if isinstance(q, xp.ndarray))
+        for data in arrays:
+            key = _address(data)
+            if key in self.by_address or key in self.poisoned or isinstance(data, _Placeholder):
+                return self
+            lo, hi = _bounds(data)
+            if any(lo < a_hi and a_lo < hi for a_lo, a_hi in self.ranges):
                 return self
         return None
 
@@ -530,7 +660,7 @@ class ProgramLevel(Level):
                 self.poisoned and _address(t.data) in self.poisoned
             ):
                 raise _untracked(Tensor)
-            v = self.consts[id(t)] = self.var(t, "const", t)
+            v = self.consts[id(t)] = self.new_var(t, "const", t)
             self.keep.append(t)
             if t.requires_grad and t.grad_fn is None and id(t) not in self.zeroed:
                 self.sight_grads[id(t)] = (t, t.grad)
@@ -540,22 +670,20 @@ class ProgramLevel(Level):
         ins, primals = [], []
         for a in args:
             if a._level is self:
-                ins.append(a.var)
+                ins.append(a._pvar)
                 primals.append(a.primal)
             else:
                 ins.append(self.const(a))
-                primals.append(a)
+                data = a.data
+                primals.append(wrap(data.view(xp.ndarray)) if type(data) is _Placeholder else a)
         dyn = None
         for k, p in params.items():
-            if isinstance(p, xp.ndarray):
-                var = p._var if isinstance(p, _Placeholder) else self.traced_array(p)
-                if var is not None:  # an array parameter computed from traced values
-                    dyn = dyn or {}
-                    dyn[k] = var
-                elif isinstance(p, _Placeholder):
-                    raise _untracked(prim)
+            entry = self.dynamic_param(p, prim)
+            if entry is not None:  # an array parameter computed from traced values
+                dyn = dyn or {}
+                dyn[k] = entry
         if dyn:
-            params = {k: (params[k].view(xp.ndarray) if k in dyn else v) for k, v in params.items()}
+            params = {k: (_plain_param(v) if k in dyn else v) for k, v in params.items()}
         grad = STATE.grad_enabled
         STATE.grad_enabled = False  # the tape, if any, is kept on the tracers (below)
         self.computing = True  # the concrete values: not claimed again (see ``claim``)
@@ -564,8 +692,8 @@ class ProgramLevel(Level):
         finally:
             STATE.grad_enabled = grad
             self.computing = False
-        tracer = ProgramTracer(self, out, self.var(out, "op"))
-        eqn = Eqn(prim, ins, dict(params), tracer.var)
+        tracer = ProgramTracer(self, out, self.new_var(out, "op"))
+        eqn = Eqn(prim, ins, dict(params), tracer._pvar)
         eqn.dyn = dyn
         self.body.append(eqn)
         if grad and any(a.requires_grad for a in args):
@@ -584,8 +712,8 @@ class ProgramLevel(Level):
     def random_mask(self, shape: tuple, p: float, dtype: Any) -> ProgramTracer:
         params = {"shape": tuple(shape), "p": float(p), "dtype": xp.dtype(dtype)}
         out = wrap(_dropout_mask_impl(**params))
-        tracer = ProgramTracer(self, out, self.var(out, "op"))
-        self.body.append(Eqn(dropout_mask_p, [], params, tracer.var))
+        tracer = ProgramTracer(self, out, self.new_var(out, "op"))
+        self.body.append(Eqn(dropout_mask_p, [], params, tracer._pvar))
         return tracer
 
     # --- effects --------------------------------------------------------------------------
@@ -597,7 +725,7 @@ class ProgramLevel(Level):
             g = p.grad
             if isinstance(g, Tensor) and g._level is self:
                 label = f"param{tuple(p.shape)}"
-                self.body.append(Effect("setgrad", p, [g.var], label))
+                self.body.append(Effect("setgrad", p, [g._pvar], label))
                 p.grad = lower(g.primal)
 
     def call(self, opt: Any, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any:
@@ -646,7 +774,7 @@ class ProgramLevel(Level):
             self.flush_grads([t for t, _ in self.sight_grads.values()])
             for t, _buf in self.originals.values():
                 if t._level is self:
-                    self.body.append(Effect("assign", t, [t.var], f"tensor{tuple(t.shape)}"))
+                    self.body.append(Effect("assign", t, [t._pvar], f"tensor{tuple(t.shape)}"))
         else:
             for t, _ in self.sight_grads.values():
                 if isinstance(t.grad, Tensor) and t.grad._level is self:
@@ -690,8 +818,8 @@ def trace(
                     t = leaf if isinstance(leaf, Tensor) else wrap(leaf)
                     if t._level is not None:
                         t = wrap(xp.asarray(t.data))  # the innermost value: a plain input
-                    tr = ProgramTracer(level, t, level.var(t, "in"))
-                    invars.append(tr.var)
+                    tr = ProgramTracer(level, t, level.new_var(t, "in"))
+                    invars.append(tr._pvar)
                     new.append(tr)
                 else:
                     new.append(leaf)
@@ -702,7 +830,7 @@ def trace(
         for o in leaves:
             o = traced(o, level)
             if isinstance(o, Tensor) and o._level is level:
-                outs.append(o.var)
+                outs.append(o._pvar)
             elif isinstance(o, Tensor):
                 outs.append(level.const(o))
             else:
@@ -710,7 +838,11 @@ def trace(
     result = []
     for o in leaves:
         o = traced(o, level)
-        result.append(lower(o.primal) if isinstance(o, Tensor) and o._level is level else o)
+        if isinstance(o, Tensor) and o._level is level:
+            o = lower(o.primal)
+        elif isinstance(o, Tensor) and isinstance(o.data, _Placeholder):
+            o = wrap(o.data.view(xp.ndarray))  # made from a traced array: now a plain one
+        result.append(o)
     consts = list(level.consts.values())
     program = Program(invars, level.body, outs, out_spec, consts, name)
     program.sight_grads = list(level.sight_grads.values())  # type: ignore[attr-defined]
@@ -719,6 +851,24 @@ def trace(
         for o in leaves
     )
     return program, unflatten(out_spec, result)
+
+
+def _opaque(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A NumPy helper of chainrule's (not a primitive) that computes on arrays: while a
+    program is traced, a call on traced arrays is recorded whole, as one equation."""
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        for a in args:
+            if isinstance(a, _Placeholder) and not a._dead():
+                return a._record(fn, "__call__", args, kwargs)
+        return fn(*args, **kwargs)
+
+    return call
+
+
+# max_pool2d's window search runs in NumPy on the input's array, with out= buffers
+pool_module.max_pool2d_indices = _opaque(pool_module.max_pool2d_indices)
 
 
 def make_program(

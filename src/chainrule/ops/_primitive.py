@@ -315,9 +315,9 @@ def lower(x: Any) -> Any:
     return x
 
 
-#: ``claim(args) -> level | None``, asked when no argument is a tracer: a program trace
+#: ``claim(args, params) -> level | None``, asked when no argument is a tracer: a program trace
 #: (``chainrule.func.program``) claims plain tensors made from its traced arrays
-CLAIMS: list[Callable[[tuple], Any]] = []
+CLAIMS: list[Callable[[tuple, dict], Any]] = []
 
 
 def dispatch(prim: Primitive, args: tuple, params: dict) -> Any:
@@ -341,7 +341,7 @@ def dispatch(prim: Primitive, args: tuple, params: dict) -> Any:
                 top = a._level
     if top is None:
         for claim in CLAIMS:  # a plain tensor may hold a traced value (wrap(x.data > 0))
-            top = claim(args)
+            top = claim(args, params)
             if top is not None:
                 break
         else:
