@@ -13,8 +13,8 @@ dispatch per op):
   gradient becomes one ``sum(axis=...)`` with the axes worked out now;
 - buffer reuse: an elementwise NumPy ufunc writes into (``out=``) the buffer of an input that
   no later equation, output or effect reads, and that no view aliases (a lifetime analysis
-  over alias groups; the results of ops not known to allocate are treated as aliases of their
-  inputs, conservatively).
+  over alias groups; a result that was not a new array when traced is treated as an alias of
+  the op's inputs).
 
 Later calls check guards (each constant tensor still holds the array it held when traced,
 constants that are not parameters have not been changed in place, gradients are where the
@@ -59,8 +59,6 @@ from chainrule.tensor import Tensor, wrap
 CACHE_SIZE = 8
 #: traces of one compiled function after which it warns that it keeps retracing
 RETRACE_WARNING = 8
-
-_FRESH = {"mm", "matmul", "addmm", "mm_tn", "bmm"}  # primitives whose result is a new array
 
 
 def _freeze(spec: Any) -> Any:
@@ -142,26 +140,43 @@ class Compiled:
     def __call__(self, *args: Any) -> Any:
         key, leaves, inline = self._key(args)
         entry = self.cache.get(key)
+        tensors = None
         if inline or STATE.levels:
             # under a transform or on tensors that require grad: bind the program's ops
+            tensors = [x if isinstance(x, Tensor) else wrap(x) for x in leaves]
             if entry is None or not entry.guards_ok():
-                plain = tuple(_plain(a, n in self.static_argnums) for n, a in enumerate(args))
-                entry, _ = self._trace(key, plain)
-            return entry.program.bind_run([x if isinstance(x, Tensor) else wrap(x) for x in leaves])
-        if entry is None or not entry.guards_ok():
+                entry = self._trace_plain(key, args)
+        elif entry is None or not entry.guards_ok():
             entry, result = self._trace(key, args)
             return result
-        if entry.program.needs_tape:  # type: ignore[attr-defined]
-            return entry.program.bind_run([x if isinstance(x, Tensor) else wrap(x) for x in leaves])
-        return entry.run([x.data if isinstance(x, Tensor) else x for x in leaves])
+        elif entry.program.needs_tape:  # type: ignore[attr-defined]
+            tensors = [x if isinstance(x, Tensor) else wrap(x) for x in leaves]
+        try:
+            if tensors is not None:
+                return entry.program.bind_run(tensors)
+            return entry.run([x.data if isinstance(x, Tensor) else x for x in leaves])
+        except AssumptionFailed:
+            if not entry.safe_to_retry:
+                raise RuntimeError(
+                    "cr.compile: a value that chainrule checked while tracing (e.g. that "
+                    "cross_entropy's targets are all valid classes) differs on this call, "
+                    "after the program had already applied effects (an optimizer step). "
+                    "Call the function eagerly for such inputs."
+                ) from None
+            if tensors is not None:
+                return self._trace_plain(key, args).program.bind_run(tensors)
+            return self._trace(key, args)[1]
+
+    def _trace_plain(self, key: Any, args: tuple) -> _Entry:
+        plain = tuple(_plain(a, n in self.static_argnums) for n, a in enumerate(args))
+        return self._trace(key, plain)[0]
 
     def program(self, *args: Any) -> Program:
         """The optimised program for ``args``' signature."""
         key, _, _ = self._key(args)
         entry = self.cache.get(key)
         if entry is None:
-            plain = tuple(_plain(a, n in self.static_argnums) for n, a in enumerate(args))
-            entry, _ = self._trace(key, plain)
+            entry = self._trace_plain(key, args)
         return entry.optimised
 
     def __repr__(self) -> str:
@@ -290,7 +305,7 @@ def _reuse_plan(program: Program) -> dict[int, Var]:
     for e in body:
         if not isinstance(e, Eqn):
             continue
-        fresh = isinstance(e.prim.impl, xp.ufunc) or e.prim.name in _FRESH
+        fresh = e.fresh
         if fresh and e.out.shape != ():
             owned.add(id(e.out))
         else:

@@ -107,11 +107,12 @@ def dyn_vars(e: Any) -> list[Var]:
 class Eqn:
     """``out = prim(*ins, **params)``."""
 
-    __slots__ = ("dyn", "ins", "out", "params", "prim")
+    __slots__ = ("dyn", "fresh", "ins", "out", "params", "prim")
 
     def __init__(self, prim: Primitive, ins: list[Var], params: dict, out: Var) -> None:
         self.prim, self.ins, self.params, self.out = prim, ins, params, out
         self.dyn: dict[str, Any] | None = None  # array params computed from traced values
+        self.fresh = False  # the result was a new array when traced
 
     def __str__(self) -> str:
         params = ""
@@ -341,7 +342,14 @@ class _Placeholder(xp.ndarray):
                 raise _untracked(fn)
             else:
                 literals[i] = x
-        if "out" in kwargs or any(isinstance(v, xp.ndarray) for v in kwargs.values()):
+        if "out" in kwargs:
+            raise TraceError(
+                f"an in-place update with a traced value ({getattr(fn, '__name__', fn)} with "
+                f"out=, at {_user_line()}), such as `w -= lr * w.grad` under no_grad(), "
+                "is not supported inside cr.compile: use an optimizer (cr.optim.SGD) in the "
+                "compiled step, or return the new value"
+            )
+        if any(isinstance(v, xp.ndarray) for v in kwargs.values()):
             raise _untracked(fn)
         prim = _numpy_primitive(fn, method, len(arrays), literals, kwargs)
         out = prim.impl(*arrays)
@@ -517,8 +525,8 @@ class _NoRandom:
         )
 
 
-def _dropout_mask_impl(shape: tuple, p: float, dtype: Any) -> Any:
-    keep = creation._rng().random(shape) >= p
+def _dropout_mask_impl(shape: tuple, p: float, dtype: Any, rng: Any = None) -> Any:
+    keep = (rng or creation._rng()).random(shape) >= p
     return keep.astype(dtype) * xp.dtype(dtype).type(1.0 / (1.0 - p))
 
 
@@ -695,6 +703,12 @@ class ProgramLevel(Level):
         tracer = ProgramTracer(self, out, self.new_var(out, "op"))
         eqn = Eqn(prim, ins, dict(params), tracer._pvar)
         eqn.dyn = dyn
+        data = out.data
+        # a new array, sharing memory with no input (not a view, not an input handed back):
+        # the replay may later write into it (cr.compile's buffer reuse)
+        eqn.fresh = bool(data.flags.owndata) and not any(
+            xp.may_share_memory(data, p.data) for p in primals
+        )
         self.body.append(eqn)
         if grad and any(a.requires_grad for a in args):
             # backward() inside the trace: the node keeps the traced inputs and output, so
@@ -711,7 +725,7 @@ class ProgramLevel(Level):
 
     def random_mask(self, shape: tuple, p: float, dtype: Any) -> ProgramTracer:
         params = {"shape": tuple(shape), "p": float(p), "dtype": xp.dtype(dtype)}
-        out = wrap(_dropout_mask_impl(**params))
+        out = wrap(_dropout_mask_impl(**params, rng=self._rng))  # the real generator
         tracer = ProgramTracer(self, out, self.new_var(out, "op"))
         self.body.append(Eqn(dropout_mask_p, [], params, tracer._pvar))
         return tracer
