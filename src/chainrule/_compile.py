@@ -275,9 +275,52 @@ def optimise(program: Program) -> Program:
             live.update(id(v) for v in e.ins)
             live.update(id(v) for v in dyn_vars(e))
     kept.reverse()
-    out = Program(program.invars, kept, program.outs, program.out_spec, consts, program.name)
+    kept, outs = _drop_copies(kept, program.outs)
+    out = Program(program.invars, kept, outs, program.out_spec, consts, program.name)
     out.needs_tape = program.needs_tape  # type: ignore[attr-defined]
     return out
+
+
+def _drop_copies(body: list[Any], outs: list[Any]) -> tuple[list[Any], list[Any]]:
+    """Drop ``clone`` equations of a fresh array read nowhere else (backward copies each
+    gradient before it goes into ``.grad``, in case someone else holds it: here nobody
+    does). Returns new equations and outputs; the traced program is left as it was."""
+    uses: dict[int, int] = {}
+    fresh: set[int] = set()
+    for e in body:
+        for v in list(e.ins) + dyn_vars(e):
+            uses[id(v)] = uses.get(id(v), 0) + 1
+        if isinstance(e, Eqn) and e.fresh:
+            fresh.add(id(e.out))
+    for o in outs:
+        if isinstance(o, Var):
+            uses[id(o)] = uses.get(id(o), 0) + 1
+    subst: dict[int, Var] = {}
+    new_body: list[Any] = []
+    for e in body:
+        ins = [subst.get(id(v), v) for v in e.ins]
+        if (
+            isinstance(e, Eqn)
+            and e.prim.name == "clone"
+            and id(e.ins[0]) in fresh
+            and uses.get(id(e.ins[0])) == 1
+        ):
+            subst[id(e.out)] = ins[0]
+            continue
+        if isinstance(e, Eqn):
+            copy = Eqn(e.prim, ins, e.params, e.out)
+            copy.dyn, copy.fresh = e.dyn, e.fresh
+            if e.dyn:
+                copy.dyn = {
+                    k: subst.get(id(d), d)
+                    if isinstance(d, Var)
+                    else tuple(subst.get(id(i), i) if isinstance(i, Var) else i for i in d)
+                    for k, d in e.dyn.items()
+                }
+            new_body.append(copy)
+        else:
+            new_body.append(Effect(e.kind, e.target, ins, e.label, e.fn, *e.args))
+    return new_body, [subst.get(id(o), o) if isinstance(o, Var) else o for o in outs]
 
 
 def _reuse_plan(program: Program) -> dict[int, Var]:

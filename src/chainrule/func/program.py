@@ -860,7 +860,10 @@ def trace(
     consts = list(level.consts.values())
     program = Program(invars, level.body, outs, out_spec, consts, name)
     program.sight_grads = list(level.sight_grads.values())  # type: ignore[attr-defined]
-    program.needs_tape = any(  # type: ignore[attr-defined]
+    # outputs with a graph (a compiled forward, before the user's backward()) are replayed
+    # on the tape; a program that ran backward itself (a training step) returns plain values
+    ran_backward = any(isinstance(e, Effect) and e.kind == "setgrad" for e in level.body)
+    program.needs_tape = not ran_backward and any(  # type: ignore[attr-defined]
         isinstance(traced(o, level), Tensor) and traced(o, level).grad_fn is not None
         for o in leaves
     )
