@@ -148,7 +148,10 @@ class Compiled:
                 entry = self._trace_plain(key, args)
         elif entry is None or not entry.guards_ok():
             entry, result = self._trace(key, args)
-            return result
+            if not entry.program.needs_tape:  # type: ignore[attr-defined]
+                return result
+            # the traced values have no graph: run the ops again, on the tape
+            tensors = [x if isinstance(x, Tensor) else wrap(x) for x in leaves]
         elif entry.program.needs_tape:  # type: ignore[attr-defined]
             tensors = [x if isinstance(x, Tensor) else wrap(x) for x in leaves]
         try:
