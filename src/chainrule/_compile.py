@@ -82,7 +82,19 @@ class Compiled:
         self._warned = False
         functools.update_wrapper(self, f)
 
-    def _key(self, args: tuple) -> tuple[Any, list[Any], bool]:
+    def _key(self, args: tuple) -> tuple[Any, Any, bool]:
+        """``(signature, tensor leaves, whether to bind the ops)`` of a call's arguments."""
+        if not self.static_argnums:
+            for a in args:
+                if type(a) is not Tensor:
+                    break
+            else:  # plain tensors (the common case): a cheaper key
+                grad = STATE.grad_enabled
+                key = ("tensors", tuple([(a.data.shape, a.data.dtype) for a in args]), grad)
+                return key, args, grad and any(a.requires_grad for a in args)
+        return self._full_key(args)
+
+    def _full_key(self, args: tuple) -> tuple[Any, list[Any], bool]:
         parts, leaves_out = [], []
         traced = False
         for n, a in enumerate(args):
@@ -478,10 +490,22 @@ def compile_program(program: Program) -> tuple[Program, Callable[[list[Any]], An
     spec, static = opt.out_spec, [o for o in opt.outs]
     opt.source = source  # type: ignore[attr-defined]
 
-    def run(arrays: list[Any]) -> Any:
-        results = iter(fn(*arrays))
-        leaves = [wrap(next(results)) if isinstance(o, Var) else o for o in static]
-        return unflatten(spec, leaves)
+    if spec is None and isinstance(static[0], Var):  # one tensor
+
+        def run(arrays: list[Any]) -> Any:
+            return wrap(fn(*arrays)[0])
+
+    elif spec == (tuple, [None] * len(static)) and all(isinstance(o, Var) for o in static):
+
+        def run(arrays: list[Any]) -> Any:  # a flat tuple of tensors
+            return tuple([wrap(r) for r in fn(*arrays)])
+
+    else:
+
+        def run(arrays: list[Any]) -> Any:
+            results = iter(fn(*arrays))
+            leaves = [wrap(next(results)) if isinstance(o, Var) else o for o in static]
+            return unflatten(spec, leaves)
 
     return opt, run
 
