@@ -127,6 +127,34 @@ def test_compiled_training_step_matches_eager_step_for_step(opt_cls, kw) -> None
     assert len(o2.state) == len(o1.state)
 
 
+@pytest.mark.parametrize("kind", ["dropout_layernorm_adam", "cnn_momentum"])
+def test_compiled_training_step_of_richer_models(kind: str) -> None:
+    def make():
+        cr.manual_seed(0)
+        if kind == "cnn_momentum":
+            m = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Flatten(), nn.Linear(64, 10))  # fmt: skip
+            return m, optim.SGD(m.parameters(), lr=0.05, momentum=0.9)
+        m = nn.Sequential(nn.Linear(8, 16), nn.LayerNorm(16), nn.ReLU(), nn.Dropout(0.3),
+                          nn.Linear(16, 10))  # fmt: skip
+        return m, optim.Adam(m.parameters(), lr=0.01)
+
+    (m1, o1), (m2, o2) = make(), make()
+    eager, compiled = _step(m1, o1), cr.compile(_step(m2, o2))
+    rng = np.random.default_rng(0)
+    shape = (5, 1, 8, 8) if kind == "cnn_momentum" else (5, 8)
+    for i in range(3):
+        x = cr.tensor(rng.standard_normal(shape).astype(np.float32))
+        y = cr.tensor(rng.integers(0, 10, 5))
+        cr.manual_seed(10 + i)  # the same dropout masks on both sides
+        expected = eager(x, y)
+        cr.manual_seed(10 + i)
+        np.testing.assert_allclose(compiled(x, y).data, expected.data, rtol=1e-6)
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        np.testing.assert_allclose(p2.data, p1.data, rtol=1e-5, atol=1e-7)
+    assert compiled.traces == 1
+
+
 def test_compiled_step_with_zero_grad_first() -> None:
     m1, o1 = _model_and_opt(optim.SGD, lr=0.1, momentum=0.5)
     m2, o2 = _model_and_opt(optim.SGD, lr=0.1, momentum=0.5)
