@@ -305,8 +305,10 @@ def test_compile_composes_with_transforms_both_ways() -> None:
     np.testing.assert_allclose(g.data, eg.data)
     # grad of a compiled function: its program's ops are bound under the transform
     compiled = cr.compile(loss)
-    compiled(w, x)
+    np.testing.assert_allclose(func.grad(compiled)(w, x).data, func.grad(loss)(w, x).data)
+    compiled(w, x)  # traced here; under grad the program's ops are bound
     np.testing.assert_allclose(func.grad(compiled)(w2, x).data, eg.data, rtol=1e-12)
+    assert compiled.traces == 1
     # hvp, compiled (forward-over-reverse), and a compiled function under jvp(grad)
     v = cr.tensor(rng.standard_normal((4, 3)))
 

@@ -29,7 +29,8 @@ chainrule's generator).
 
 Inside a live transform (``grad(compile(f))``) or on inputs that require grad, the compiled
 function runs its program by binding each primitive (``Program.bind_run``), so the transform
-or the tape sees every operation and derivatives agree with eager.
+or the tape sees every operation and derivatives agree with eager; before a program exists
+for those inputs' signature, it runs ``f`` itself there.
 """
 
 from __future__ import annotations
@@ -86,12 +87,16 @@ class Compiled:
         """``(signature, tensor leaves, whether to bind the ops)`` of a call's arguments."""
         if not self.static_argnums:
             for a in args:
-                if type(a) is not Tensor:
+                if not isinstance(a, Tensor):
                     break
-            else:  # plain tensors (the common case): a cheaper key
+            else:  # tensors (the common case): a cheaper key
                 grad = STATE.grad_enabled
-                key = ("tensors", tuple([(a.data.shape, a.data.dtype) for a in args]), grad)
-                return key, args, grad and any(a.requires_grad for a in args)
+                key = ("tensors", tuple([(a.shape, a.dtype) for a in args]), grad)
+                inline = False
+                for a in args:
+                    if a._level is not None or (grad and a.requires_grad):
+                        inline = True
+                return key, args, inline
         return self._full_key(args)
 
     def _full_key(self, args: tuple) -> tuple[Any, list[Any], bool]:
@@ -157,10 +162,12 @@ class Compiled:
             # under a transform or on tensors that require grad: bind the program's ops
             tensors = [x if isinstance(x, Tensor) else wrap(x) for x in leaves]
             if entry is None or not entry.guards_ok():
-                entry = self._trace_plain(key, args)
+                # nothing traced for these inputs yet: run f itself under the transforms (a
+                # trace here would run f's effects once more than the caller asked for)
+                return self.f(*args)
         elif entry is None or not entry.guards_ok():
             entry, result = self._trace(key, args)
-            if not entry.program.needs_tape:  # type: ignore[attr-defined]
+            if not entry.program.needs_tape or entry.has_effects:  # type: ignore[attr-defined]
                 return result
             # the traced values have no graph: run the ops again, on the tape
             tensors = [x if isinstance(x, Tensor) else wrap(x) for x in leaves]
@@ -179,7 +186,8 @@ class Compiled:
                     "Call the function eagerly for such inputs."
                 ) from None
             if tensors is not None:
-                return self._trace_plain(key, args).program.bind_run(tensors)
+                self.cache.pop(key, None)
+                return self.f(*args)
             return self._trace(key, args)[1]
 
     def _trace_plain(self, key: Any, args: tuple) -> _Entry:
@@ -244,6 +252,7 @@ class _Entry:
             (i for i, e in enumerate(program.body) if isinstance(e, Effect) and e.kind != "assume"),
             len(program.body),
         )
+        self.has_effects = first_effect < len(program.body)
         self.safe_to_retry = all(
             i < first_effect
             for i, e in enumerate(program.body)
