@@ -381,3 +381,17 @@ def test_compiled_replay_reuses_buffers_and_folds() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_allclose(f(x).data, np.log(np.exp(x.data * 2) + 1).sum(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("info", GRAD_OPS, ids=str)
+def test_transform_of_compiled_op_binds_its_program(info: OpInfo) -> None:
+    """vjp(compile(fn)) after a plain call: the cached program runs under the transform."""
+    for fn, primals, other in diff_pairs(info):
+        compiled = cr.compile(fn)
+        compiled(*primals)
+        outs = as_tuple(fn(*other))
+        rng = np.random.default_rng(5)
+        cts = tuple(cr.tensor(rng.standard_normal(o.shape)) for o in outs)
+        ct = cts if len(cts) > 1 else cts[0]
+        same(func.vjp(compiled, *other)[1](ct), func.vjp(fn, *other)[1](ct), info)
+        assert compiled.traces == 1
