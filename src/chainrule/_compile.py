@@ -47,6 +47,7 @@ from chainrule.func.program import (
     AssumptionFailed,
     Effect,
     Eqn,
+    NumpyPrimitive,
     Program,
     TraceError,
     Var,
@@ -462,6 +463,20 @@ def compile_program(program: Program) -> tuple[Program, Callable[[list[Any]], An
         prim = e.prim
         if prim.name == "sum_to_shape":
             expr = _sum_to_shape_code(ins[0], e.ins[0].shape, e.params["shape"])
+        elif isinstance(prim, NumpyPrimitive):  # the NumPy call itself, literals in place
+            env[f"F{i}"] = prim.call
+            it = iter(ins)
+            call_args = []
+            for j in range(prim.arity):
+                if j in prim.literals:
+                    env[f"L{i}_{j}"] = prim.literals[j]
+                    call_args.append(f"L{i}_{j}")
+                else:
+                    call_args.append(next(it))
+            for k, v in prim.kwargs.items():
+                env[f"P{i}_{k}"] = v
+                call_args.append(f"{k}=P{i}_{k}")
+            expr = f"F{i}({', '.join(call_args)})"
         else:
             env[f"F{i}"] = prim.impl
             kw = []

@@ -296,15 +296,19 @@ def _numpy_primitive(fn: Any, method: str, arity: int, literals: dict, kwargs: d
         return call(*[literals[i] if i in literals else next(it) for i in range(n)], **kwargs)
 
     name = getattr(fn, "__name__", "numpy_call") + ("" if method == "__call__" else "." + method)
-    prim = _NumpyPrimitive(name, impl)
+    prim = NumpyPrimitive(name, impl)
     prim.defvjp(*[None] * arity)
     prim.defjvp(*[None] * arity)
     prim.literals = literals
+    prim.call, prim.arity, prim.kwargs = call, n, kwargs
     return prim
 
 
-class _NumpyPrimitive(Primitive):
-    __slots__ = ("literals",)
+class NumpyPrimitive(Primitive):
+    """A NumPy call (``call``) with ``arity`` positional arguments, some fixed (``literals``,
+    by position), the others the equation's inputs, in order; then ``kwargs``."""
+
+    __slots__ = ("arity", "call", "kwargs", "literals")
 
 
 class _Placeholder(xp.ndarray):
