@@ -209,7 +209,7 @@ class Compiled:
 
 def _name(f: Any) -> str:
     name = getattr(f, "__name__", "f")
-    return name if name.isidentifier() else "f"
+    return name if name.isidentifier() and name != "wrapped" else "f"
 
 
 def _plain(a: Any, static: bool) -> Any:

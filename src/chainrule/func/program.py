@@ -911,7 +911,9 @@ def make_program(
 
     def build(*args: Any) -> Program:
         name = getattr(f, "__name__", "f")
-        program, _ = trace(f, args, statics, name if name.isidentifier() else "f")
+        # (the transforms return functions named "wrapped": "f" reads better)
+        name = name if name.isidentifier() and name != "wrapped" else "f"
+        program, _ = trace(f, args, statics, name)
         return program
 
     return build
