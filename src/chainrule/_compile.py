@@ -82,7 +82,7 @@ class Compiled:
         self.cache: dict[Any, _Entry] = {}
         self.traces = 0
         self._warned = False
-        functools.update_wrapper(self, f)
+        functools.update_wrapper(self, f, updated=())  # name and docstring, not f's __dict__
 
     def _key(self, args: tuple) -> tuple[Any, Any, bool]:
         """``(signature, tensor leaves, whether to bind the ops)`` of a call's arguments."""

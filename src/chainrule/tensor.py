@@ -258,9 +258,13 @@ def wrap(data: Any) -> Tensor:
     t = _new(Tensor)
     # NumPy gives scalars (np.float32, ...), not 0-d arrays, for 0-d results (x.sum(), 0-d
     # ufuncs); those are immutable, so in-place ops and grad.zero_() on 0-d tensors would fail.
-    # (an ndarray subclass is kept: cr.compile's traced arrays, chainrule.func.program)
-    t.data = data if data.__class__ is _ndarray or isinstance(data, _ndarray) else xp.asarray(data)
+    t.data = data if data.__class__ is _ndarray or data.__class__ in KEEP else xp.asarray(data)
     return t
+
+
+#: array classes ``wrap`` keeps as they are (cr.compile's traced arrays, see
+#: ``chainrule.func.program``); other subclasses become plain arrays
+KEEP: set[type] = set()
 
 
 _wrap = wrap
