@@ -28,6 +28,7 @@ from chainrule._backend import (
     set_default_dtype,
     uint8,
 )
+from chainrule._compile import compile
 from chainrule._device import (
     accelerator,
     backends,

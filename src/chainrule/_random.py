@@ -9,6 +9,7 @@ PyTorch's Mersenne Twister gives.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chainrule import _device
@@ -70,6 +71,10 @@ class Generator:
 
 default_generator = Generator()
 
+#: checks run on every draw: a program trace (``chainrule.func.program``) refuses random draws,
+#: which would otherwise be frozen into the program (the same numbers on every call)
+DRAW_CHECKS: list[Callable[[Generator | None], None]] = []
+
 
 def manual_seed(seed: Any) -> Generator:
     """Seed the default stream (``rand``, ``randn``, dropout, init); returns it, as PyTorch."""
@@ -95,6 +100,8 @@ def rng(generator: Generator | None = None) -> Any:
             "randomness='error'. Pass randomness='same' to share one draw across the batch, "
             "or draw the random values outside vmap and pass them in as a batched argument."
         )
+    if DRAW_CHECKS:
+        DRAW_CHECKS[-1](generator)
     if generator is None:
         return default_generator.np
     if not isinstance(generator, Generator):

@@ -20,6 +20,10 @@ from chainrule import _backend, _device
 from chainrule._backend import xp
 from chainrule.autograd.node import Version
 
+#: checks run by ``item()``/``tolist()`` (and so ``bool()``, ``float()``): a program trace
+#: (``chainrule.func.program``) refuses values that are only known when the program runs
+READ_CHECKS: list[Callable[[Any], None]] = []
+
 
 class Tensor:
     """An n-dimensional array that can record the operations applied to it.
@@ -325,9 +329,13 @@ class Tensor:
                 f"item: only one-element tensors can be converted to Python scalars, this one "
                 f"has shape {tuple(self.shape)}"
             )
+        if READ_CHECKS:  # inside cr.compile's trace: a traced value is not known yet
+            READ_CHECKS[-1](self.data)
         return self.data.item()
 
     def tolist(self) -> Any:
+        if READ_CHECKS:
+            READ_CHECKS[-1](self.data)
         return self.data.tolist()
 
     def __float__(self) -> float:
@@ -418,8 +426,13 @@ def wrap(data: Any) -> Tensor:
     t = _new(Tensor)
     # NumPy gives scalars (np.float32, ...), not 0-d arrays, for 0-d results (x.sum(), 0-d
     # ufuncs); those are immutable, so in-place ops and grad.zero_() on 0-d tensors would fail.
-    t._data = data if data.__class__ is _ndarray else xp.asarray(data)
+    t._data = data if data.__class__ is _ndarray or data.__class__ in KEEP else xp.asarray(data)
     return t
+
+
+#: array classes ``wrap`` keeps as they are (cr.compile's traced arrays, see
+#: ``chainrule.func.program``); other subclasses become plain arrays
+KEEP: set[type] = set()
 
 
 _wrap = wrap

@@ -278,8 +278,10 @@ def _accumulate(leaf: Any, g: Any, handed_out: set[int], create_graph: bool) -> 
             g = g.detach()
         handed_out.add(id(g.data))
         leaf.grad = g
-    elif create_graph:
-        leaf.grad = leaf.grad + g  # out of place: the old grad may be part of a graph
+    elif create_graph or g._level is not None:
+        # out of place: the old grad may be part of a graph, or g a traced value (a program
+        # being traced by cr.compile must see the sum)
+        leaf.grad = leaf.grad + g
     else:
         leaf.grad.data += g.data  # in place, as PyTorch accumulates
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from chainrule import _backend
 from chainrule._backend import xp
+from chainrule.autograd.grad_mode import STATE
 from chainrule.ops import api as ops
 from chainrule.ops import conv, linalg, pool
 from chainrule.ops.api import FUNCTIONAL
@@ -135,9 +136,21 @@ def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
         return x
     if p == 1.0:
         return x * 0.0
-    from chainrule.autograd.grad_mode import STATE
     from chainrule.creation import _rng, rand
 
+    if STATE.levels:
+        from chainrule.func.program import active
+
+        program = active()
+        if program is not None:  # cr.compile: a mask op, drawn afresh on every call
+            if STATE.random_levels:
+                from chainrule.func.program import TraceError
+
+                raise TraceError(
+                    "cr.compile: dropout inside vmap(randomness='different') cannot be traced "
+                    "yet; apply vmap outside the compiled function or use randomness='same'"
+                )
+            return x * program.random_mask(tuple(x.shape), p, x.dtype)
     if STATE.random_levels:  # vmap(randomness="different"): a mask per example
         scale = 1.0 / (1.0 - p)
         return x * ((rand(*x.shape, dtype=x.dtype) >= p).to(x.dtype) * scale)
@@ -453,7 +466,7 @@ def cross_entropy(
             f"(float) of shape {tuple(z.shape)}, got a {y.data.dtype} tensor of shape "
             f"{tuple(y.shape)}"
         )
-    if y._level is not None:  # class indices batched by vmap: as one-hot probabilities
+    if batch_traced(y):  # class indices batched by vmap: as one-hot probabilities
         return _cross_entropy_traced_target(z, y, weight, ignore_index, reduction, label_smoothing)
     yd = y.data
     if (

@@ -327,6 +327,11 @@ def lower(x: Any) -> Any:
     return x
 
 
+#: ``claim(args, params) -> level | None``, asked when no argument is a tracer: a program trace
+#: (``chainrule.func.program``) claims plain tensors made from its traced arrays
+CLAIMS: list[Callable[[tuple, dict], Any]] = []
+
+
 def dispatch(prim: Primitive, args: tuple, params: dict) -> Any:
     """``bind`` inside transforms: the newest live level among the arguments handles ``prim``
     (see ``chainrule.func.levels``; a level's ``process`` is looked up on the object, so this
@@ -347,7 +352,12 @@ def dispatch(prim: Primitive, args: tuple, params: dict) -> Any:
             if a._level is not None and (top is None or a._level.order > top.order):
                 top = a._level
     if top is None:
-        return eager(prim, args, params)  # no tracers: an ordinary (taped) operation
+        for claim in CLAIMS:  # a plain tensor may hold a traced value (wrap(x.data > 0))
+            top = claim(args, params)
+            if top is not None:
+                break
+        else:
+            return eager(prim, args, params)  # no tracers: an ordinary (taped) operation
     for a in args:
         if a._view_hist is not None and a._vc.history != a._view_hist:
             raise stale_view_error(a)

@@ -39,6 +39,7 @@ import warnings
 from typing import Any
 
 from chainrule._backend import xp
+from chainrule.autograd.grad_mode import no_grad
 from chainrule.ops import shape as S
 from chainrule.ops._primitive import Primitive, bind, public
 from chainrule.ops.elementwise import abs as _abs
@@ -107,8 +108,11 @@ def _gap_inverse(w: Any, op: str) -> Any:
     diff = S.unsqueeze(w, -2) - S.unsqueeze(w, -1)  # (..., i, j): w_j - w_i
     off = ~xp.eye(n, dtype=bool)
     d = diff.data
-    tiny = xp.finfo(d.dtype).eps ** 0.5 * max(1.0, float(xp.abs(d).max()) if d.size else 1.0)
-    if n > 1 and bool((xp.abs(d)[..., off] <= tiny).any()):
+    # only a concrete array has values to warn about: inside a program trace (cr.compile) the
+    # array is a placeholder subclass, and the inf/nan shows in the results instead
+    concrete = type(d) is xp.ndarray and d.size
+    tiny = xp.finfo(d.dtype).eps ** 0.5 * max(1.0, float(xp.abs(d).max())) if concrete else 0.0
+    if concrete and n > 1 and bool((xp.abs(d)[..., off] <= tiny).any()):
         warnings.warn(
             f"{op}: the input has repeated (or nearly repeated) values, where the derivative "
             "of the eigen/singular vectors is not defined; the result has inf or nan",
@@ -225,6 +229,13 @@ logabsdet_p = Primitive("linalg_slogdet", lambda a: xp.asarray(xp.linalg.slogdet
 logabsdet_p.defvjp(lambda g, out, a: S.unsqueeze(S.unsqueeze(g, -1), -1) * _T(_inv(a)))
 logabsdet_p.defjvp(lambda t, out, a: sum(_T(_inv(a)) * t, (-2, -1)))
 logabsdet_p.batch = _batch_direct
+
+# slogdet's sign as an op (no derivative: it is piecewise constant), so that a program trace
+# (cr.compile) records it instead of freezing the traced input's sign into the program
+slogdet_sign_p = Primitive("linalg_slogdet_sign", lambda a: xp.asarray(xp.linalg.slogdet(a)[0]))
+slogdet_sign_p.defvjp(None)
+slogdet_sign_p.defjvp(None)
+slogdet_sign_p.batch = _batch_direct
 
 
 # --- cholesky ---------------------------------------------------------------------------------
@@ -604,7 +615,8 @@ def det(A: Any) -> Any:
 def slogdet(A: Any) -> tuple[Any, Any]:
     """``(sign, log|det A|)``.   d/dA log|det A| = A^{-T}; the sign has no gradient."""
     A = _square(A, "slogdet")
-    sign = wrap(xp.asarray(xp.linalg.slogdet(A.data)[0]))
+    with no_grad():  # the sign is piecewise constant: no gradient, so not on the tape
+        sign = bind(slogdet_sign_p, (A,), {})
     return sign, bind(logabsdet_p, (A,), {})
 
 

@@ -787,10 +787,13 @@ take_p.batch = _take_batch
 scatter_rows_p.batch = _scatter_rows_batch
 
 
-def take(x: Any, idx: Any) -> Any:
-    """``x[idx]`` along dim 0 with ``idx`` an integer Tensor operand (see above)."""
+def take(x: Any, idx: Any, checked: bool = True) -> Any:
+    """``x[idx]`` along dim 0 with ``idx`` an integer Tensor operand (see above).
+
+    ``checked=False`` skips the range check, for indices in range by construction (sort's):
+    the check reads the values, which a program trace (cr.compile) cannot do for free."""
     n = x.shape[0]
-    if idx.data.size and (int(idx.data.min()) < -n or int(idx.data.max()) >= n):
+    if checked and idx.data.size and (int(idx.data.min()) < -n or int(idx.data.max()) >= n):
         raise IndexError(f"index: an index is out of range for dim 0 of size {n}")
     return bind(take_p, (x, idx), {})
 

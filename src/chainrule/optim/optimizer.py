@@ -8,12 +8,31 @@ the old value then refuses to backward).
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Callable
 from typing import Any
 
 from chainrule._backend import xp
+from chainrule.autograd.grad_mode import STATE
 from chainrule.tensor import Tensor
+
+
+def _traceable(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """``step``/``zero_grad``, visible to ``cr.compile``: inside a traced function (some
+    transform level live) the program records the call and replays the real method, which
+    updates the real buffers (see ``chainrule.func.program``)."""
+
+    @functools.wraps(fn)
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if STATE.levels:
+            from chainrule.func.program import optimizer_hook
+
+            return optimizer_hook(self, fn, name, args, kwargs)
+        return fn(self, *args, **kwargs)
+
+    method._untraced = fn  # type: ignore[attr-defined]
+    return method
 
 
 class _Required:
@@ -36,6 +55,13 @@ def check_non_negative(**values: float) -> None:
 class Optimizer:
     """Base class: ``param_groups`` (lists of parameters with their hyperparameters) and
     ``state`` (per-parameter buffers such as momentum), as PyTorch's."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("step", "zero_grad"):
+            fn = cls.__dict__.get(name)
+            if fn is not None and not hasattr(fn, "_untraced"):
+                setattr(cls, name, _traceable(fn, name))
 
     def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
@@ -87,6 +113,8 @@ class Optimizer:
                 else:
                     p.grad = p.grad.detach()
                     p.grad.data[...] = 0
+
+    zero_grad = _traceable(zero_grad, "zero_grad")  # type: ignore[assignment]
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         raise NotImplementedError
