@@ -26,8 +26,15 @@ def test_slogdet_sign_and_value():
     assert float(sign) == -1.0 and np.isclose(float(logabs), np.log(2.0))
     assert not sign.requires_grad
     x = t64(a, grad=True)
+    assert not cr.linalg.slogdet(x)[0].requires_grad  # the sign has no gradient
     cr.linalg.slogdet(x)[1].backward()
     np.testing.assert_allclose(x.grad.data, np.linalg.inv(a).T)  # d log|det A| = A^{-T}
+
+
+def test_slogdet_sign_under_vmap_is_per_example():
+    a = np.random.default_rng(0).standard_normal((3, 4, 4))
+    signs = func.vmap(lambda m: cr.linalg.slogdet(m)[0])(t64(a))
+    np.testing.assert_array_equal(signs.data, np.linalg.slogdet(a)[0])
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered")
