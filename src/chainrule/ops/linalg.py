@@ -33,7 +33,13 @@ def _matmul_dx(g: Any, out: Any, x: Any, y: Any) -> Any:
     # d/dx (x @ y) contracted with g: g @ y^T, summed over broadcast batch dims. Reads y; of
     # x only the shape (x is saved only when y needs a gradient).
     if x.ndim == 2 and y.ndim == 2:
-        return _mm(g, _mT(y))  # the common case, without the general reshaping
+        # the common case: g @ y^T as one node (the dense layer's x @ w^T), no transposed view
+        return bind(linear_p, (g, y), {})
+    if y.ndim == 2 and x.ndim <= 2:  # (k,) @ (k, m): g (m,), and g @ y^T = y @ g, one node
+        if x.ndim == 1:
+            return _mm(y, g)
+    elif y.ndim == 1 and x.ndim == 1:  # a dot product: g is 0-d, d/dx = g y
+        return g * y
     # View 1-D operands as matrices, as matmul does: x (k,) -> (1, k), y (k,) -> (k, 1). y
     # first: g gets its trailing axis back before x's row axis goes in front of it (in the
     # other order a 1-D @ 1-D cotangent, 0-d, would have no axis -2 to unsqueeze at).
@@ -54,7 +60,11 @@ def _matmul_dy(g: Any, out: Any, x: Any, y: Any) -> Any:
     # d/dy (x @ y) contracted with g: x^T @ g, summed over broadcast batch dims. Reads x; of
     # y only the shape (y is saved only when x needs a gradient).
     if x.ndim == 2 and y.ndim == 2:
-        return _mm(_mT(x), g)
+        return bind(outer_mm_p, (x, g), {})  # x^T @ g as one node, no transposed view
+    if x.ndim == 2 and y.ndim == 1:  # (n, k) @ (k,): g (n,), and x^T @ g = g @ x, one node
+        return _mm(g, x)
+    if x.ndim == 1 and y.ndim == 1:  # a dot product: g is 0-d, d/dy = g x
+        return g * x
     y_shape = y.shape
     if y.ndim == 1:
         y_shape = (*y_shape, 1)
@@ -161,7 +171,8 @@ def _linear_dw(g: Any, out: Any, x: Any, w: Any, *bias: Any) -> Any:
 # Bilinear:  d/da = b @ G^T,  d/db = a @ G  (G the cotangent of the (n, m) result).
 outer_mm_p = Primitive("mm_tn", lambda a, b: a.T @ b, multilinear=True, saves=((1,), (0,)))
 outer_mm_p.defvjp(
-    lambda g, out, a, b: _mm(b, S.permute_to(g, (1, 0))), lambda g, out, a, b: _mm(a, g)
+    lambda g, out, a, b: bind(linear_p, (b, g), {}),  # b @ G^T as one node
+    lambda g, out, a, b: _mm(a, g),
 )
 
 
@@ -177,9 +188,9 @@ linear_p.defvjp(
     _linear_dw,
     _linear_db,
 )
-linear_p.defjvp(
-    lambda t, out, x, w, *bias: _mm(t, S.permute_to(w, (1, 0))),
-    lambda t, out, x, w, *bias: _mm(x, S.permute_to(t, (1, 0))),
+linear_p.defjvp(  # the layer itself on the tangent of x, and of w (multilinear), no bias
+    lambda t, out, x, w, *bias: bind(linear_p, (t, w), {}),
+    lambda t, out, x, w, *bias: bind(linear_p, (x, t), {}),
     lambda t, out, x, w, b: expand(t, (*x.shape[:-1], w.shape[0])),
 )
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from chainrule._backend import xp
 from chainrule.ops._primitive import Primitive, bind
-from chainrule.ops.nn import softmax
+from chainrule.ops.nn import softmax, softmax_backward
 from chainrule.ops.reduce import sum
 from chainrule.ops.shape import align, unsqueeze
 from chainrule.tensor import Tensor
@@ -162,8 +162,7 @@ def _softmax_vjp(u: Any, z: Any, target: Any, scale: Any, smoothing: float, weig
     q[xp.arange(z.shape[0]), target] = a
     if b is not None:
         q += b
-    s = softmax(z, 1)
-    return s * (u - sum(u * s, 1, True)) * Tensor(q.sum(axis=1, keepdims=True))
+    return softmax_backward(u, softmax(z, 1), -1) * Tensor(q.sum(axis=1, keepdims=True))
 
 
 def _backward_batch(level: Any, prim: Primitive, values: list, batched: list, params: dict):
