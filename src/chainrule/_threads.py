@@ -76,3 +76,55 @@ def limit_threads(n: int | None) -> Iterator[None]:
         return
     with threadpoolctl.threadpool_limits(limits=n):
         yield
+
+
+# --- one BLAS thread for mid-sized products, chosen per product -----------------------------
+# OpenBLAS itself runs a product of fewer than 2**18 multiply-adds on one thread, and splits
+# larger ones across every thread it may use. Between 2**18 and 2**23 (a 64x784 @ 784x128
+# layer, a 1000x1000 matrix-vector product) the split costs more than it gives: waking and
+# joining the second thread takes about as long as the product, and on a machine whose cores
+# are busy the threads spin waiting for one another (measured under load: 64x784 @ 784x128
+# took 390 us on one thread, 870 us on two). So chainrule's matrix products (matmul, linear,
+# mm_tn) of that size run on one thread; the count is put back right after, so NumPy code
+# outside chainrule, and larger products, keep whatever the user set. Only OpenBLAS built on
+# pthreads (NumPy's wheels) is driven this way; with another BLAS nothing changes.
+
+ONE_THREAD_FROM, ONE_THREAD_BELOW = 1 << 18, 1 << 23  # multiply-adds
+
+_blas: Any = None  # (get, set) of NumPy's OpenBLAS thread count, False where unavailable
+
+
+def _find_blas() -> Any:
+    global _blas
+    _blas = False
+    try:
+        controller = _threadpoolctl().ThreadpoolController()
+        for lib in controller.lib_controllers:
+            if lib.internal_api == "openblas" and lib.threading_layer == "pthreads":
+                get = lib._get_symbol("openblas_get_num_threads")
+                put = lib._get_symbol("openblas_set_num_threads")
+                if get is not None and put is not None:
+                    _blas = (get, put)
+                    break
+    except Exception:  # an optional speed-up: never stop a product over it
+        _blas = False
+    return _blas
+
+
+def product(fn: Any, a: Any, b: Any, macs: int) -> Any:
+    """``fn(a, b)``, a matrix product of ``macs`` multiply-adds, on one BLAS thread when it is
+    mid-sized (see above); otherwise as the BLAS is set."""
+    if not ONE_THREAD_FROM <= macs < ONE_THREAD_BELOW:
+        return fn(a, b)
+    blas = _blas if _blas is not None else _find_blas()
+    if not blas:
+        return fn(a, b)
+    get, put = blas
+    n = get()
+    if n <= 1:
+        return fn(a, b)
+    put(1)
+    try:
+        return fn(a, b)
+    finally:
+        put(n)

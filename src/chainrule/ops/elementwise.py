@@ -244,15 +244,16 @@ sigmoid_p = unary(  # d/dx sigmoid(x) = sigmoid(x) * (1 - sigmoid(x))
 # JVP of each; fused, it is one node whose rules are written once here (PyTorch's
 # tanh_backward / sigmoid_backward). Both are linear in g; y is the forward's output.
 
-# b(g, y) = g (1 - y^2):  d/dg = 1 - y^2 (b itself on the tangent),  d/dy = -2 g y
+# b(g, y) = g (1 - y^2):  d/dg = 1 - y^2 (b itself on the tangent),  d/dy = -2 g y, which is
+# pow_backward(t g, y) with power 1 and coefficient -2: two nodes rather than three
 tanh_backward_p = Primitive(
     "tanh_backward", lambda g, y: g * (1.0 - y * y), broadcasts=True, saves=((1,), (0, 1))
 )
 tanh_backward_p.defvjp(
-    lambda h, out, g, y: tanh_backward(h, y), lambda h, out, g, y: (h * g) * (y * -2.0)
+    lambda h, out, g, y: tanh_backward(h, y), lambda h, out, g, y: pow_backward(h * g, y, 1, -2.0)
 )
 tanh_backward_p.defjvp(
-    lambda t, out, g, y: tanh_backward(t, y), lambda t, out, g, y: (t * g) * (y * -2.0)
+    lambda t, out, g, y: tanh_backward(t, y), lambda t, out, g, y: pow_backward(t * g, y, 1, -2.0)
 )
 
 # b(g, y) = g y (1 - y):  d/dg = y (1 - y) (b itself on the tangent),  d/dy = g (1 - 2y)

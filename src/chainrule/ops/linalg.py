@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from chainrule._backend import xp
+from chainrule._threads import product
 from chainrule.ops import elementwise as E
 from chainrule.ops import reduce as R
 from chainrule.ops import shape as S
@@ -78,8 +79,13 @@ def _matmul_dy(g: Any, out: Any, x: Any, y: Any) -> Any:
     return reshape(gy, y.shape) if y.ndim == 1 else gy
 
 
+def _matmul_impl(x: Any, y: Any) -> Any:
+    # x.size * m multiply-adds (batch dims of y beyond x's not counted): BLAS threads by size
+    return product(xp.matmul, x, y, x.size * (y.shape[-1] if y.ndim > 1 else 1))
+
+
 matmul_p = Primitive(
-    "mm", xp.matmul, multilinear=True, saves=((1,), (0,))
+    "mm", _matmul_impl, multilinear=True, saves=((1,), (0,))
 )  # d/dx reads y, d/dy reads x
 matmul_p.defvjp(_matmul_dx, _matmul_dy)
 
@@ -151,7 +157,7 @@ def matmul(x: Any, y: Any) -> Any:
 
 
 def _linear_impl(x: Any, w: Any, *bias: Any) -> Any:
-    out = x @ w.T
+    out = product(xp.matmul, x, w.T, x.size * w.shape[0])
     if bias:
         out += bias[0]  # a fresh array: add in place
     return out
@@ -169,7 +175,12 @@ def _linear_dw(g: Any, out: Any, x: Any, w: Any, *bias: Any) -> Any:
 
 # a^T @ b as one node (no transposed view to record): the weight gradient of a dense layer.
 # Bilinear:  d/da = b @ G^T,  d/db = a @ G  (G the cotangent of the (n, m) result).
-outer_mm_p = Primitive("mm_tn", lambda a, b: a.T @ b, multilinear=True, saves=((1,), (0,)))
+outer_mm_p = Primitive(
+    "mm_tn",
+    lambda a, b: product(xp.matmul, a.T, b, a.size * b.shape[-1]),
+    multilinear=True,
+    saves=((1,), (0,)),
+)
 outer_mm_p.defvjp(
     lambda g, out, a, b: bind(linear_p, (b, g), {}),  # b @ G^T as one node
     lambda g, out, a, b: _mm(a, g),
