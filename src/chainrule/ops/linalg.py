@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from chainrule._backend import xp
-from chainrule._threads import product
+from chainrule._threads import ONE_THREAD_FROM, product
 from chainrule.ops import elementwise as E
 from chainrule.ops import reduce as R
 from chainrule.ops import shape as S
@@ -81,7 +81,8 @@ def _matmul_dy(g: Any, out: Any, x: Any, y: Any) -> Any:
 
 def _matmul_impl(x: Any, y: Any) -> Any:
     # x.size * m multiply-adds (batch dims of y beyond x's not counted): BLAS threads by size
-    return product(xp.matmul, x, y, x.size * (y.shape[-1] if y.ndim > 1 else 1))
+    macs = x.size * (y.shape[-1] if y.ndim > 1 else 1)
+    return x @ y if macs < ONE_THREAD_FROM else product(xp.matmul, x, y, macs)
 
 
 matmul_p = Primitive(
@@ -134,6 +135,12 @@ def matmul(x: Any, y: Any) -> Any:
 
     d/dx (x @ y) = g @ y^T,  d/dy = x^T @ g  (batch dims broadcast and are summed back).
     """
+    try:  # the common case, two matrices of one dtype that line up: straight to bind
+        a, b = x.data, y.data
+        if a.dtype is b.dtype and a.ndim == 2 == b.ndim and a.shape[1] == b.shape[0]:
+            return bind(matmul_p, (x, y), {})
+    except AttributeError:
+        pass
     x, y = _binary_operands(x, y, "matmul")
     if x.ndim == 0 or y.ndim == 0:
         raise ValueError(
@@ -157,7 +164,8 @@ def matmul(x: Any, y: Any) -> Any:
 
 
 def _linear_impl(x: Any, w: Any, *bias: Any) -> Any:
-    out = product(xp.matmul, x, w.T, x.size * w.shape[0])
+    macs = x.size * w.shape[0]
+    out = x @ w.T if macs < ONE_THREAD_FROM else product(xp.matmul, x, w.T, macs)
     if bias:
         out += bias[0]  # a fresh array: add in place
     return out
@@ -175,12 +183,12 @@ def _linear_dw(g: Any, out: Any, x: Any, w: Any, *bias: Any) -> Any:
 
 # a^T @ b as one node (no transposed view to record): the weight gradient of a dense layer.
 # Bilinear:  d/da = b @ G^T,  d/db = a @ G  (G the cotangent of the (n, m) result).
-outer_mm_p = Primitive(
-    "mm_tn",
-    lambda a, b: product(xp.matmul, a.T, b, a.size * b.shape[-1]),
-    multilinear=True,
-    saves=((1,), (0,)),
-)
+def _mm_tn_impl(a: Any, b: Any) -> Any:
+    macs = a.size * b.shape[-1]
+    return a.T @ b if macs < ONE_THREAD_FROM else product(xp.matmul, a.T, b, macs)
+
+
+outer_mm_p = Primitive("mm_tn", _mm_tn_impl, multilinear=True, saves=((1,), (0,)))
 outer_mm_p.defvjp(
     lambda g, out, a, b: bind(linear_p, (b, g), {}),  # b @ G^T as one node
     lambda g, out, a, b: _mm(a, g),

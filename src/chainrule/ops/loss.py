@@ -97,8 +97,11 @@ def _backward_impl(
     p = xp.exp(z - z.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)  # softmax(z)
     m = z.shape[0]
-    if not smoothing and weight is None:  # q = scale at the target: sum_c(q) = scale
-        s = xp.full(m, scale) if isinstance(scale, float) else scale
+    if not smoothing and weight is None and isinstance(scale, float):
+        p *= scale  # one factor for every row (the mean's 1/M): no (M,) array of it
+        p[xp.arange(m), target] -= scale
+    elif not smoothing and weight is None:  # q = scale at the target: sum_c(q) = scale
+        s = scale
         p *= s.astype(z.dtype, copy=False)[:, None]
         p[xp.arange(m), target] -= s.astype(z.dtype, copy=False)
     else:
