@@ -79,15 +79,18 @@ def limit_threads(n: int | None) -> Iterator[None]:
 
 
 # --- one BLAS thread for mid-sized products, chosen per product -----------------------------
-# OpenBLAS itself runs a product of fewer than 2**18 multiply-adds on one thread, and splits
-# larger ones across every thread it may use. Between 2**18 and 2**23 (a 64x784 @ 784x128
-# layer, a 1000x1000 matrix-vector product) the split costs more than it gives: waking and
-# joining the second thread takes about as long as the product, and on a machine whose cores
-# are busy the threads spin waiting for one another (measured under load: 64x784 @ 784x128
-# took 390 us on one thread, 870 us on two). So chainrule's matrix products (matmul, linear,
-# mm_tn) of that size run on one thread; the count is put back right after, so NumPy code
-# outside chainrule, and larger products, keep whatever the user set. Only OpenBLAS built on
-# pthreads (NumPy's wheels) is driven this way; with another BLAS nothing changes.
+# OpenBLAS itself runs a matrix-matrix product of fewer than 2**18 multiply-adds on one
+# thread, and splits larger ones across every thread it may use. Between 2**18 and 2**23 (a
+# 64x784 @ 784x128 layer) the split gains little on an idle 2-core machine and loses a lot on
+# a busy one, where the threads spin waiting for a core (measured on this 2-vCPU VM under
+# other engineers' load: 64x784 @ 784x128 took 390 us on one thread and 870 us on two in a
+# busy spell, 136 and 117 us in a quieter one). So chainrule's matrix-matrix products
+# (matmul, linear, mm_tn) of that size run on one thread; the count is put back right after,
+# so NumPy code outside chainrule, and larger products, keep whatever the user set.
+# Matrix-vector products are left alone: they are memory-bound, and a second thread doubled
+# the speed of a 1000x1000 one here. Only OpenBLAS built on pthreads (NumPy's wheels) is
+# driven this way; with another BLAS nothing changes. Set ONE_THREAD_BELOW to
+# ONE_THREAD_FROM to turn it off.
 
 ONE_THREAD_FROM, ONE_THREAD_BELOW = 1 << 18, 1 << 23  # multiply-adds
 

@@ -80,8 +80,12 @@ def _matmul_dy(g: Any, out: Any, x: Any, y: Any) -> Any:
 
 
 def _matmul_impl(x: Any, y: Any) -> Any:
-    # x.size * m multiply-adds (batch dims of y beyond x's not counted): BLAS threads by size
-    macs = x.size * (y.shape[-1] if y.ndim > 1 else 1)
+    # BLAS threads by size (chainrule._threads), for matrix-matrix products only: a
+    # matrix-vector product is memory-bound and gains from a second thread. x.size * m
+    # multiply-adds (batch dims of y beyond x's not counted).
+    if x.ndim < 2 or y.ndim < 2:
+        return x @ y
+    macs = x.size * y.shape[-1]
     return x @ y if macs < ONE_THREAD_FROM else product(xp.matmul, x, y, macs)
 
 
@@ -164,8 +168,11 @@ def matmul(x: Any, y: Any) -> Any:
 
 
 def _linear_impl(x: Any, w: Any, *bias: Any) -> Any:
-    macs = x.size * w.shape[0]
-    out = x @ w.T if macs < ONE_THREAD_FROM else product(xp.matmul, x, w.T, macs)
+    macs = x.size * w.shape[0]  # (a 1-D x is a matrix-vector product: threads as set)
+    if macs < ONE_THREAD_FROM or x.ndim < 2:
+        out = x @ w.T
+    else:
+        out = product(xp.matmul, x, w.T, macs)
     if bias:
         out += bias[0]  # a fresh array: add in place
     return out
