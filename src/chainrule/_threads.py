@@ -15,6 +15,7 @@ chainrule`` still imports NumPy alone.
 from __future__ import annotations
 
 import contextlib
+import threading as _threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -93,6 +94,7 @@ def limit_threads(n: int | None) -> Iterator[None]:
 # ONE_THREAD_FROM to turn it off.
 
 ONE_THREAD_FROM, ONE_THREAD_BELOW = 1 << 18, 1 << 23  # multiply-adds
+_MAIN_THREAD = _threading.main_thread().ident
 
 _blas: Any = None  # (get, set) of NumPy's OpenBLAS thread count, False where unavailable
 
@@ -120,7 +122,9 @@ def product(fn: Any, a: Any, b: Any, macs: int) -> Any:
     if not ONE_THREAD_FROM <= macs < ONE_THREAD_BELOW:
         return fn(a, b)
     blas = _blas if _blas is not None else _find_blas()
-    if not blas:
+    # OpenBLAS's count is process-wide: only the main thread changes it (as threadpoolctl
+    # lets one controlling thread do), so that two threads never race to set and restore it
+    if not blas or _threading.get_ident() != _MAIN_THREAD:
         return fn(a, b)
     get, put = blas
     n = get()
