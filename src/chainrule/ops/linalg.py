@@ -3,6 +3,13 @@
 ``linear(x, w, b) = x @ w.T + b`` is the dense layer fused into one node (PyTorch's addmm):
 d/dx = g @ w, d/dw = g^T x, d/db = sum(g) over the batch. Its weight gradient is one more
 bilinear primitive, ``a^T b`` (``mm_tn``), so the family is closed under differentiation.
+
+Every rule of the family is one node: matmul's VJPs for matrices are ``g @ y^T`` (the layer's
+own ``addmm`` node) and ``x^T @ g`` (``mm_tn``), with no transposed view recorded; for a
+vector operand they are one matmul (``y @ g``, ``g @ x``) or, for a dot product, one
+multiply. So backward records no extra nodes, and forward-over-reverse (hvp) takes the JVP
+of one node per rule. Matrix-matrix products of mid size run on one BLAS thread
+(``chainrule._threads.product``).
 """
 
 from __future__ import annotations
@@ -36,10 +43,9 @@ def _matmul_dx(g: Any, out: Any, x: Any, y: Any) -> Any:
     if x.ndim == 2 and y.ndim == 2:
         # the common case: g @ y^T as one node (the dense layer's x @ w^T), no transposed view
         return bind(linear_p, (g, y), {})
-    if y.ndim == 2 and x.ndim <= 2:  # (k,) @ (k, m): g (m,), and g @ y^T = y @ g, one node
-        if x.ndim == 1:
-            return _mm(y, g)
-    elif y.ndim == 1 and x.ndim == 1:  # a dot product: g is 0-d, d/dx = g y
+    if x.ndim == 1 and y.ndim == 2:  # (k,) @ (k, m): g (m,), and g @ y^T = y @ g, one node
+        return _mm(y, g)
+    if x.ndim == 1 and y.ndim == 1:  # a dot product: g is 0-d, d/dx = g y
         return g * y
     # View 1-D operands as matrices, as matmul does: x (k,) -> (1, k), y (k,) -> (k, 1). y
     # first: g gets its trailing axis back before x's row axis goes in front of it (in the
