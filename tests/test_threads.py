@@ -83,13 +83,15 @@ def test_tour_passes_threads_to_the_training(monkeypatch, capsys):
     assert "BLAS threads while training: 2" in capsys.readouterr().out
 
 
-def test_mid_sized_products_run_on_one_thread_and_put_the_count_back(restore_threads):
-    """A matrix product between 2**18 and 2**23 multiply-adds runs on one BLAS thread (the
-    count seen inside it), and the user's count is back afterwards."""
+def test_mid_sized_products_run_on_one_thread_and_put_the_count_back(restore_threads, monkeypatch):
+    """On a busy machine, a matrix product between 2**18 and 2**23 multiply-adds runs on one
+    BLAS thread (the count seen inside it), and the user's count is back afterwards."""
     import numpy as np
 
     from chainrule import _threads
 
+    assert isinstance(_threads.machine_busy(), bool)  # reads the load average (or says no)
+    monkeypatch.setattr(_threads, "machine_busy", lambda: True)
     cr.set_num_threads(TWO)
     seen = []
     blas = _threads._blas if _threads._blas is not None else _threads._find_blas()
@@ -107,6 +109,10 @@ def test_mid_sized_products_run_on_one_thread_and_put_the_count_back(restore_thr
     assert cr.get_num_threads() == TWO
     # outside the range (small, or large enough to gain from threads) nothing is changed
     _threads.product(spy, a, b, 1 << 30)
+    assert seen[-1] == TWO
+    # on an idle machine the threads the user set are used
+    monkeypatch.setattr(_threads, "machine_busy", lambda: False)
+    _threads.product(spy, a, b, 64 * 784 * 128)
     assert seen[-1] == TWO
     # and chainrule's products give NumPy's results at that size, forward and backward
     x = cr.tensor(a, requires_grad=True)

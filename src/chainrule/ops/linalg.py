@@ -8,8 +8,8 @@ Every rule of the family is one node: matmul's VJPs for matrices are ``g @ y^T``
 own ``addmm`` node) and ``x^T @ g`` (``mm_tn``), with no transposed view recorded; for a
 vector operand they are one matmul (``y @ g``, ``g @ x``) or, for a dot product, one
 multiply. So backward records no extra nodes, and forward-over-reverse (hvp) takes the JVP
-of one node per rule. Matrix-matrix products of mid size run on one BLAS thread
-(``chainrule._threads.product``).
+of one node per rule. Matrix-matrix products of mid size run on one BLAS thread while the
+machine is busy (``chainrule._threads.product``).
 """
 
 from __future__ import annotations
