@@ -10,7 +10,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import THREADS, limit_threads, machine
 
-MODULES = ["scalar", "overhead", "mlp_step", "jacobian", "hvp", "vmap", "train_digits", "memory"]
+MODULES = [
+    "scalar",
+    "overhead",
+    "mlp_step",
+    "eager_step",
+    "jacobian",
+    "hvp",
+    "vmap",
+    "train_digits",
+    "memory",
+]
 
 if __name__ == "__main__":
     limit_threads(THREADS)
