@@ -14,6 +14,7 @@ MODULES = [
     "scalar",
     "overhead",
     "mlp_step",
+    "eager_step",
     "jacobian",
     "hvp",
     "vmap",

@@ -392,6 +392,32 @@ _ELEMENTWISE = [
     _unary("cos", lambda x: x.cos(), np.cos),
     _unary("tanh", lambda x: x.tanh(), np.tanh),
     _unary("sigmoid", lambda x: x.sigmoid(), lambda x: 1 / (1 + np.exp(-x))),
+    # the fused VJPs, called directly (g, y): their own rules make second order one node each
+    OpInfo(
+        "tanh_backward",
+        lambda g, y: _ops("elementwise").tanh_backward(g, y),
+        [((3, 4), (3, 4)), ((2, 3, 4), (3, 4))],
+        ref=lambda g, y: g * (1 - y * y),
+        torch_fn=lambda g, y: g * (1 - y * y),
+    ),
+    OpInfo(
+        "sigmoid_backward",
+        lambda g, y: _ops("elementwise").sigmoid_backward(g, y),
+        [((3, 4), (3, 4)), ((2, 3, 4), (3, 4))],
+        ref=lambda g, y: g * y * (1 - y),
+        torch_fn=lambda g, y: g * y * (1 - y),
+    ),
+    *[
+        OpInfo(
+            f"pow_backward[p={p},k={k}]",
+            lambda g, x, p=p, k=k: _ops("elementwise").pow_backward(g, x, p, k),
+            [((3, 4), (3, 4))],
+            (real, positive),
+            ref=lambda g, x, p=p, k=k: k * g * x**p,
+            torch_fn=lambda g, x, p=p, k=k: k * g * x**p,
+        )
+        for p, k in ((1, 2.0), (-0.5, 0.5), (2, 3.0), (0, 1.0), (-2.5, -1.5))
+    ],
     _unary("relu", lambda x: x.relu(), lambda x: np.maximum(x, 0), nonzero),
     _unary(
         "leaky_relu",
@@ -1307,6 +1333,13 @@ _NN = [
         [((5, 4),)],
         ref=_np_ce,
         torch_fn=lambda z: _t().nn.functional.cross_entropy(z, _tt(CE_TARGET)),
+    ),
+    OpInfo(
+        "softmax_backward",  # y (g - sum(g y)): softmax's VJP as one node
+        lambda g, y: _ops("nn").softmax_backward(g, y, -1),
+        [((3, 4), (3, 4)), ((2, 3, 4), (3, 4))],  # a stacked g broadcasts against y
+        ref=lambda g, y: y * (g - (g * y).sum(-1, keepdims=True)),
+        torch_fn=lambda g, y: y * (g - (g * y).sum(-1, keepdim=True)),
     ),
     OpInfo(
         "cross_entropy_backward",  # nll_loss_backward

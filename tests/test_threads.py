@@ -81,3 +81,42 @@ def test_tour_passes_threads_to_the_training(monkeypatch, capsys):
     assert tour.main(["--quick"]) == 0
     assert seen == [2, 2, 1, 1]
     assert "BLAS threads while training: 2" in capsys.readouterr().out
+
+
+def test_mid_sized_products_run_on_one_thread_and_put_the_count_back(restore_threads, monkeypatch):
+    """On a busy machine, a matrix product between 2**18 and 2**23 multiply-adds runs on one
+    BLAS thread (the count seen inside it), and the user's count is back afterwards."""
+    import numpy as np
+
+    from chainrule import _threads
+
+    assert isinstance(_threads.machine_busy(), bool)  # reads the load average (or says no)
+    monkeypatch.setattr(_threads, "machine_busy", lambda: True)
+    cr.set_num_threads(TWO)
+    seen = []
+    blas = _threads._blas if _threads._blas is not None else _threads._find_blas()
+
+    def spy(a, b):
+        # OpenBLAS's own count (get_num_threads is the largest over every library loaded)
+        seen.append(blas[0]() if blas else TWO)
+        return a @ b
+
+    a, b = np.ones((64, 784), np.float32), np.ones((784, 128), np.float32)
+    out = _threads.product(spy, a, b, 64 * 784 * 128)
+    np.testing.assert_array_equal(out, a @ b)
+    if blas:  # NumPy's OpenBLAS on pthreads: the count is driven
+        assert seen == [1]
+    assert cr.get_num_threads() == TWO
+    # outside the range (small, or large enough to gain from threads) nothing is changed
+    _threads.product(spy, a, b, 1 << 30)
+    assert seen[-1] == TWO
+    # on an idle machine the threads the user set are used
+    monkeypatch.setattr(_threads, "machine_busy", lambda: False)
+    _threads.product(spy, a, b, 64 * 784 * 128)
+    assert seen[-1] == TWO
+    # and chainrule's products give NumPy's results at that size, forward and backward
+    x = cr.tensor(a, requires_grad=True)
+    w = cr.tensor(b, requires_grad=True)
+    (x @ w).sum().backward()
+    np.testing.assert_allclose(x.grad.data, np.ones((64, 128), np.float32) @ b.T)
+    assert cr.get_num_threads() == TWO

@@ -198,13 +198,16 @@ def _chain_rule(
             out.grad_fn = node  # the output, as a graph value, for double backward
             out.requires_grad = True
     vjps = prim.vjps
-    for i, edge in enumerate(node.edges):
+    broadcasts = prim.broadcasts
+    i = -1
+    for edge in node.edges:
+        i += 1
         if edge is None:
             continue
         gx = vjps[i](g, out, *args, **params)
         if gx is None:
             continue
-        if prim.broadcasts:  # undo broadcasting here, once, for every such primitive
+        if broadcasts:  # undo broadcasting here, once, for every such primitive
             shape = args[i].shape
             if gx.shape != shape:
                 gx = sum_to_shape(gx, shape)

@@ -235,19 +235,21 @@ def record(prim: Primitive, args: tuple, params: dict, out: Any) -> Node:
     edges = []
     need = 0  # bit i set: input i needs a gradient, so its VJP will run
     made = 0  # bit i set: input i is an intermediate (made by a recorded op)
-    for i, a in enumerate(args):
+    bit = 1
+    for a in args:
         if a._view_hist is not None and a._vc.history != a._view_hist:
             raise stale_view_error(a)
         fn = a.grad_fn
         if fn is not None:
             edges.append(fn)
-            need |= 1 << i
-            made |= 1 << i
+            need |= bit
+            made |= bit
         elif a.requires_grad:
             edges.append(a)
-            need |= 1 << i
+            need |= bit
         else:
             edges.append(None)
+        bit <<= 1
     table = prim.saves_table
     if table is None:
         saves, saves_out = prim.saves, prim.saves_out
@@ -262,7 +264,7 @@ def record(prim: Primitive, args: tuple, params: dict, out: Any) -> Node:
         kept = list(args)
         for i, a in enumerate(args):
             if drop >> i & 1:
-                kept[i] = SavedMeta(a.shape, a.dtype, prim, i)
+                kept[i] = SavedMeta(a.data.shape, a.data.dtype, prim, i)
     node = Node(prim, args if kept is None else tuple(kept), params, None)
     if saves_out:
         node.out_data = out.data

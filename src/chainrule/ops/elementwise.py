@@ -126,17 +126,50 @@ pow_p = binary(
 
 
 def _pow_scalar_dx(g: Any, x: Any, exponent: float) -> Any:
-    # d/dx x**c = c * x**(c-1), spelled so that common exponents cost one op: c = 2 gives
-    # 2x, c = 1 gives 1, and c = 0 gives 0 (not 0 * x**-1, which is nan at x = 0)
+    # d/dx x**c = c * x**(c-1): one fused node, pow_backward(g, x) = c g x**(c-1), whose own
+    # rules are pow_backward again (below), so second order costs one node per input too.
+    # c = 1 gives g itself, and c = 0 gives 0 (not 0 * x**-1, which is nan at x = 0).
     if exponent == 0:
         return g * 0.0
     if exponent == 1:
         return g
-    if exponent == 2:
-        return g * (x * 2.0)
-    if exponent == 0.5:  # 1/(2 sqrt x), as PyTorch: -inf at x = -0.0 (sqrt(-0.0) = -0.0)
-        return g * (0.5 / sqrt(x))
-    return g * (pow(x, exponent - 1) * exponent)
+    return pow_backward(g, x, exponent - 1, exponent)
+
+
+def _pow_backward_impl(g: Any, x: Any, power: float, coef: float) -> Any:
+    # coef * g * x**power, spelled so that the common powers cost no call to power():
+    # c = 2 (power 1) gives g * 2x, and c = 0.5 (power -0.5) gives g * 0.5/sqrt(x), which is
+    # -inf at x = -0.0 as PyTorch (sqrt(-0.0) = -0.0; (-0.0)**-0.5 would be +inf).
+    if coef == 0:  # a zero derivative, not 0 * x**power (nan at x = 0 for power < 0)
+        return g * 0.0 + xp.zeros_like(x)
+    if power == 0:
+        return g * coef + xp.zeros_like(x)
+    if power == 1:
+        return g * (x * coef)
+    with xp.errstate(all="ignore"):  # inf at x = 0 for power < 0 is a value, as PyTorch
+        if power == -0.5:
+            return g * (coef / xp.sqrt(x))
+        return g * (x**power * coef)
+
+
+# b(g, x) = k g x**p, the VJP of x**c (p = c - 1, k = c). Linear in g; d/dx = k p g x**(p-1),
+# which is b again with (p - 1, k p): the family is closed under differentiation.
+pow_backward_p = Primitive(
+    "pow_backward", _pow_backward_impl, broadcasts=True, saves=((1,), (0, 1))
+)
+pow_backward_p.defvjp(
+    lambda h, out, g, x, power, coef: pow_backward(h, x, power, coef),
+    lambda h, out, g, x, power, coef: pow_backward(h * g, x, power - 1, coef * power),
+)
+pow_backward_p.defjvp(
+    lambda t, out, g, x, power, coef: pow_backward(t, x, power, coef),
+    lambda t, out, g, x, power, coef: pow_backward(t * g, x, power - 1, coef * power),
+)
+
+
+def pow_backward(g: Any, x: Any, power: float, coef: float) -> Any:
+    """``coef * g * x**power`` (the VJP of ``x**c`` with ``power = c - 1``, ``coef = c``)."""
+    return bind(pow_backward_p, (g, x), {"power": power, "coef": coef})
 
 
 pow_scalar_p = Primitive(  # x ** c for a Python number c: the common case, kept cheap
@@ -210,6 +243,56 @@ def _sigmoid_impl(x: Any) -> Any:
 sigmoid_p = unary(  # d/dx sigmoid(x) = sigmoid(x) * (1 - sigmoid(x))
     "sigmoid", _sigmoid_impl, lambda x, out: out * (1.0 - out), uses="out"
 )
+
+# --- fused VJPs: the backward of tanh and sigmoid as primitives of their own ----------------
+# Composed, tanh's VJP g * (1 - y*y) is three nodes, and forward-over-reverse (hvp) takes the
+# JVP of each; fused, it is one node whose rules are written once here (PyTorch's
+# tanh_backward / sigmoid_backward). Both are linear in g; y is the forward's output.
+
+# b(g, y) = g (1 - y^2):  d/dg = 1 - y^2 (b itself on the tangent),  d/dy = -2 g y, which is
+# pow_backward(t g, y) with power 1 and coefficient -2: two nodes rather than three
+tanh_backward_p = Primitive(
+    "tanh_backward", lambda g, y: g * (1.0 - y * y), broadcasts=True, saves=((1,), (0, 1))
+)
+tanh_backward_p.defvjp(
+    lambda h, out, g, y: tanh_backward(h, y), lambda h, out, g, y: pow_backward(h * g, y, 1, -2.0)
+)
+tanh_backward_p.defjvp(
+    lambda t, out, g, y: tanh_backward(t, y), lambda t, out, g, y: pow_backward(t * g, y, 1, -2.0)
+)
+
+# b(g, y) = g y (1 - y):  d/dg = y (1 - y) (b itself on the tangent),  d/dy = g (1 - 2y)
+sigmoid_backward_p = Primitive(
+    "sigmoid_backward", lambda g, y: g * (y * (1.0 - y)), broadcasts=True, saves=((1,), (0, 1))
+)
+sigmoid_backward_p.defvjp(
+    lambda h, out, g, y: sigmoid_backward(h, y),
+    lambda h, out, g, y: (h * g) * (1.0 - y * 2.0),
+)
+sigmoid_backward_p.defjvp(
+    lambda t, out, g, y: sigmoid_backward(t, y),
+    lambda t, out, g, y: (t * g) * (1.0 - y * 2.0),
+)
+
+
+def tanh_backward(g: Any, y: Any) -> Any:
+    """``g * (1 - y**2)``: the VJP of ``y = tanh(x)``, one node."""
+    return bind(tanh_backward_p, (g, y), {})
+
+
+def sigmoid_backward(g: Any, y: Any) -> Any:
+    """``g * y * (1 - y)``: the VJP of ``y = sigmoid(x)``, one node."""
+    return bind(sigmoid_backward_p, (g, y), {})
+
+
+# tanh and sigmoid's VJPs are those nodes; their JVPs the same nodes on the tangent (the
+# derivative is symmetric: a pointwise scale). log's is one division, g / x.
+tanh_p.defvjp(lambda g, out, x: tanh_backward(g, out))
+tanh_p.defjvp(lambda t, out, x: tanh_backward(t, out))
+sigmoid_p.defvjp(lambda g, out, x: sigmoid_backward(g, out))
+sigmoid_p.defjvp(lambda t, out, x: sigmoid_backward(t, out))
+log_p.defvjp(lambda g, out, x: g / x)
+log_p.defjvp(lambda t, out, x: t / x)
 
 
 def _softplus_impl(x: Any, beta: float, threshold: float) -> Any:
@@ -298,6 +381,9 @@ clamp_p.defjvp(lambda t, out, x, lo, hi: gate(t, _clamp_pass(x, lo, hi)))
 # batches primals, jacfwd/jacrev tangents and cotangents; the unary and binary ops get it in
 # ``unary`` and ``binary``).
 for _p in (div_p, where_p, neg_p, clone_p, pow_scalar_p, relu_p, leaky_relu_p, clamp_p):
+    _p.batch = broadcast_batch
+# the fused VJPs are linear in g, a cotangent or tangent that may be stacked
+for _p in (pow_backward_p, tanh_backward_p, sigmoid_backward_p):
     _p.batch = broadcast_batch
 
 

@@ -3,6 +3,13 @@
 ``linear(x, w, b) = x @ w.T + b`` is the dense layer fused into one node (PyTorch's addmm):
 d/dx = g @ w, d/dw = g^T x, d/db = sum(g) over the batch. Its weight gradient is one more
 bilinear primitive, ``a^T b`` (``mm_tn``), so the family is closed under differentiation.
+
+Every rule of the family is one node: matmul's VJPs for matrices are ``g @ y^T`` (the layer's
+own ``addmm`` node) and ``x^T @ g`` (``mm_tn``), with no transposed view recorded; for a
+vector operand they are one matmul (``y @ g``, ``g @ x``) or, for a dot product, one
+multiply. So backward records no extra nodes, and forward-over-reverse (hvp) takes the JVP
+of one node per rule. Matrix-matrix products of mid size run on one BLAS thread while the
+machine is busy (``chainrule._threads.product``).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import math
 from typing import Any
 
 from chainrule._backend import xp
+from chainrule._threads import ONE_THREAD_FROM, product
 from chainrule.ops import elementwise as E
 from chainrule.ops import reduce as R
 from chainrule.ops import shape as S
@@ -33,7 +41,12 @@ def _matmul_dx(g: Any, out: Any, x: Any, y: Any) -> Any:
     # d/dx (x @ y) contracted with g: g @ y^T, summed over broadcast batch dims. Reads y; of
     # x only the shape (x is saved only when y needs a gradient).
     if x.ndim == 2 and y.ndim == 2:
-        return _mm(g, _mT(y))  # the common case, without the general reshaping
+        # the common case: g @ y^T as one node (the dense layer's x @ w^T), no transposed view
+        return bind(linear_p, (g, y), {})
+    if x.ndim == 1 and y.ndim == 2:  # (k,) @ (k, m): g (m,), and g @ y^T = y @ g, one node
+        return _mm(y, g)
+    if x.ndim == 1 and y.ndim == 1:  # a dot product: g is 0-d, d/dx = g y
+        return g * y
     # View 1-D operands as matrices, as matmul does: x (k,) -> (1, k), y (k,) -> (k, 1). y
     # first: g gets its trailing axis back before x's row axis goes in front of it (in the
     # other order a 1-D @ 1-D cotangent, 0-d, would have no axis -2 to unsqueeze at).
@@ -54,7 +67,11 @@ def _matmul_dy(g: Any, out: Any, x: Any, y: Any) -> Any:
     # d/dy (x @ y) contracted with g: x^T @ g, summed over broadcast batch dims. Reads x; of
     # y only the shape (y is saved only when x needs a gradient).
     if x.ndim == 2 and y.ndim == 2:
-        return _mm(_mT(x), g)
+        return bind(outer_mm_p, (x, g), {})  # x^T @ g as one node, no transposed view
+    if x.ndim == 2 and y.ndim == 1:  # (n, k) @ (k,): g (n,), and x^T @ g = g @ x, one node
+        return _mm(g, x)
+    if x.ndim == 1 and y.ndim == 1:  # a dot product: g is 0-d, d/dy = g x
+        return g * x
     y_shape = y.shape
     if y.ndim == 1:
         y_shape = (*y_shape, 1)
@@ -68,8 +85,18 @@ def _matmul_dy(g: Any, out: Any, x: Any, y: Any) -> Any:
     return reshape(gy, y.shape) if y.ndim == 1 else gy
 
 
+def _matmul_impl(x: Any, y: Any) -> Any:
+    # BLAS threads by size (chainrule._threads), for matrix-matrix products only: a
+    # matrix-vector product is memory-bound and gains from a second thread. x.size * m
+    # multiply-adds (batch dims of y beyond x's not counted).
+    if x.ndim < 2 or y.ndim < 2:
+        return x @ y
+    macs = x.size * y.shape[-1]
+    return x @ y if macs < ONE_THREAD_FROM else product(xp.matmul, x, y, macs)
+
+
 matmul_p = Primitive(
-    "mm", xp.matmul, multilinear=True, saves=((1,), (0,))
+    "mm", _matmul_impl, multilinear=True, saves=((1,), (0,))
 )  # d/dx reads y, d/dy reads x
 matmul_p.defvjp(_matmul_dx, _matmul_dy)
 
@@ -124,6 +151,12 @@ def matmul(x: Any, y: Any) -> Any:
 
     d/dx (x @ y) = g @ y^T,  d/dy = x^T @ g  (batch dims broadcast and are summed back).
     """
+    try:  # the common case, two matrices of one dtype that line up: straight to bind
+        a, b = x.data, y.data
+        if a.dtype is b.dtype and a.ndim == 2 == b.ndim and a.shape[1] == b.shape[0]:
+            return bind(matmul_p, (x, y), {})
+    except AttributeError:
+        pass
     x, y = _binary_operands(x, y, "matmul")
     if x.ndim == 0 or y.ndim == 0:
         raise ValueError(
@@ -147,7 +180,11 @@ def matmul(x: Any, y: Any) -> Any:
 
 
 def _linear_impl(x: Any, w: Any, *bias: Any) -> Any:
-    out = x @ w.T
+    macs = x.size * w.shape[0]  # (a 1-D x is a matrix-vector product: threads as set)
+    if macs < ONE_THREAD_FROM or x.ndim < 2:
+        out = x @ w.T
+    else:
+        out = product(xp.matmul, x, w.T, macs)
     if bias:
         out += bias[0]  # a fresh array: add in place
     return out
@@ -165,9 +202,15 @@ def _linear_dw(g: Any, out: Any, x: Any, w: Any, *bias: Any) -> Any:
 
 # a^T @ b as one node (no transposed view to record): the weight gradient of a dense layer.
 # Bilinear:  d/da = b @ G^T,  d/db = a @ G  (G the cotangent of the (n, m) result).
-outer_mm_p = Primitive("mm_tn", lambda a, b: a.T @ b, multilinear=True, saves=((1,), (0,)))
+def _mm_tn_impl(a: Any, b: Any) -> Any:
+    macs = a.size * b.shape[-1]
+    return a.T @ b if macs < ONE_THREAD_FROM else product(xp.matmul, a.T, b, macs)
+
+
+outer_mm_p = Primitive("mm_tn", _mm_tn_impl, multilinear=True, saves=((1,), (0,)))
 outer_mm_p.defvjp(
-    lambda g, out, a, b: _mm(b, S.permute_to(g, (1, 0))), lambda g, out, a, b: _mm(a, g)
+    lambda g, out, a, b: bind(linear_p, (b, g), {}),  # b @ G^T as one node
+    lambda g, out, a, b: _mm(a, g),
 )
 
 
@@ -183,9 +226,9 @@ linear_p.defvjp(
     _linear_dw,
     _linear_db,
 )
-linear_p.defjvp(
-    lambda t, out, x, w, *bias: _mm(t, S.permute_to(w, (1, 0))),
-    lambda t, out, x, w, *bias: _mm(x, S.permute_to(t, (1, 0))),
+linear_p.defjvp(  # the layer itself on the tangent of x, and of w (multilinear), no bias
+    lambda t, out, x, w, *bias: bind(linear_p, (t, w), {}),
+    lambda t, out, x, w, *bias: bind(linear_p, (x, t), {}),
     lambda t, out, x, w, b: expand(t, (*x.shape[:-1], w.shape[0])),
 )
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from chainrule._backend import xp
 from chainrule.ops._primitive import Primitive, bind
-from chainrule.ops.nn import softmax
+from chainrule.ops.nn import softmax, softmax_backward
 from chainrule.ops.reduce import sum
 from chainrule.ops.shape import align, expand_to, reshape_to, unsqueeze
 from chainrule.tensor import Tensor
@@ -97,8 +97,11 @@ def _backward_impl(
     p = xp.exp(z - z.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)  # softmax(z)
     m = z.shape[0]
-    if not smoothing and weight is None:  # q = scale at the target: sum_c(q) = scale
-        s = xp.full(m, scale) if isinstance(scale, float) else scale
+    if not smoothing and weight is None and isinstance(scale, float):
+        p *= scale  # one factor for every row (the mean's 1/M): no (M,) array of it
+        p[xp.arange(m), target] -= scale
+    elif not smoothing and weight is None:  # q = scale at the target: sum_c(q) = scale
+        s = scale
         p *= s.astype(z.dtype, copy=False)[:, None]
         p[xp.arange(m), target] -= s.astype(z.dtype, copy=False)
     else:
@@ -162,8 +165,7 @@ def _softmax_vjp(u: Any, z: Any, target: Any, scale: Any, smoothing: float, weig
     q[xp.arange(z.shape[0]), target] = a
     if b is not None:
         q += b
-    s = softmax(z, 1)
-    return s * (u - sum(u * s, 1, True)) * Tensor(q.sum(axis=1, keepdims=True))
+    return softmax_backward(u, softmax(z, 1), -1) * Tensor(q.sum(axis=1, keepdims=True))
 
 
 def _tiled(params: dict, b: int) -> dict:

@@ -104,11 +104,12 @@ expand_p.defvjp(lambda g, out, x, shape: sum_to_shape(g, x.shape))  # copies' gr
 
 def _sum_to_shape_impl(x: Any, shape: tuple[int, ...]) -> Any:
     lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1
-    )
-    out = x.sum(axis=axes, keepdims=True) if axes else x
-    return out.reshape(shape) if lead else out
+    inner = tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    if inner:
+        x = x.sum(axis=inner, keepdims=True)
+    # the leading (broadcast-added) axes summed away, not kept and reshaped: the result is a
+    # fresh array, not a view, so a leaf's .grad can adopt it without a copy (a bias's g.sum(0))
+    return x.sum(axis=tuple(range(lead))) if lead else x
 
 
 sum_to_shape_p = Primitive("sum_to_shape", _sum_to_shape_impl, linear=True)
