@@ -280,13 +280,7 @@ def optimise(program: Program) -> Program:
     body: list[Any] = []
     consts = list(program.consts)
     for e in program.body:
-        if (
-            isinstance(e, Eqn)
-            and e.ins
-            and not e.dyn
-            and e.prim.name != "dropout_mask"
-            and all(_foldable(v) for v in e.ins)
-        ):
+        if isinstance(e, Eqn) and e.ins and not e.dyn and all(_foldable(v) for v in e.ins):
             value = e.prim.impl(*[v.tensor.data for v in e.ins], **e.params)
             e.out.kind, e.out.tensor = "const", wrap(value)  # computed once, now
             consts.append(e.out)

@@ -33,7 +33,9 @@ class device:
     def __init__(self, type: Any, index: int | None = None) -> None:
         if isinstance(type, device):
             type, index = type.type, type.index if index is None else index
-        if isinstance(type, int):  # device(0): PyTorch's current accelerator's index
+        if isinstance(type, int) and not isinstance(
+            type, bool
+        ):  # device(0): PyTorch's current accelerator's index
             type, index = "cuda", type
         if not isinstance(type, str):
             raise TypeError(f"device: expected a string like 'cpu' or 'cuda:0', got {type!r:.60}")
@@ -52,7 +54,9 @@ class device:
                 f"device: expected one of {', '.join(KNOWN)} device type at start of device "
                 f"string: {type!r}"
             )
-        if index is not None and (not isinstance(index, int) or index < 0):
+        if index is not None and (
+            not isinstance(index, int) or isinstance(index, bool) or index < 0
+        ):
             raise RuntimeError(f"device: index must be a non-negative int, got {index!r}")
         self.type: str = name
         self.index: int | None = index

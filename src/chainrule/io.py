@@ -109,8 +109,8 @@ _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a member first, or an empty arch
 
 def load(
     path: str | os.PathLike[str],
-    max_bytes: int | None = DEFAULT_MAX_BYTES,
     *,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
     map_location: Any = None,
     weights_only: bool = True,
 ) -> Any:

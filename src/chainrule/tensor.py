@@ -18,6 +18,7 @@ from typing import Any
 
 from chainrule import _backend, _device
 from chainrule._backend import xp
+from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.autograd.node import Version
 
 #: checks run by ``item()``/``tolist()`` (and so ``bool()``, ``float()``): a program trace
@@ -306,6 +307,14 @@ class Tensor:
         op = _UFUNC_OPS.get(ufunc.__name__)
         if op is not None and not kwargs:
             return op(*inputs)
+        if is_grad_enabled() and any(
+            isinstance(x, Tensor) and x.requires_grad for x in inputs
+        ):  # running it on the arrays would drop the gradient without a word
+            raise TypeError(
+                f"numpy.{ufunc.__name__} on a tensor that requires grad: chainrule has no op "
+                "for it, so its gradient would be lost. Use chainrule's ops, or call it on "
+                "t.detach() (as PyTorch refuses numpy() on such tensors)."
+            )
         args = [x.data if isinstance(x, Tensor) else x for x in inputs]
         result = getattr(ufunc, method)(*args, **kwargs)
         if isinstance(result, tuple):

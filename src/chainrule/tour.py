@@ -164,7 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as err:  # matplotlib or scikit-learn missing: say how to install
         print(f"  cannot run the lessons: {err}", file=sys.stderr)
         return 1
-    print(f"\n{'all claims hold' if ok else 'some claims did NOT hold (marked ✗ above)'}")
+    from chainrule.lessons._cli import mark
+
+    verdict = "all claims hold" if ok else f"some claims did NOT hold (marked {mark(False)} above)"
+    print(f"\n{verdict}")
     print(f"the tour's page: {page.resolve()}")
     return 0 if ok else 1
 
@@ -193,7 +196,7 @@ def _lessons_part(
         )
         for c in r.claims:
             if not c.holds:
-                print(f"      ✗ {c.claim}", file=sys.stderr)
+                print(f"      {mark(False)} {c.claim}", file=sys.stderr)
     page = write_index(out, results, summaries, training, time.perf_counter() - start)
     return page, all(r.ok for r in results)
 

@@ -41,6 +41,11 @@ from chainrule.tensor import Tensor, version_cell, wrap
 # --- the per-call primitive -------------------------------------------------------------------
 
 
+def traced(x: Any) -> bool:
+    """Whether ``x`` carries another derivative: a live transform level, or the tape."""
+    return x._level is not None or (x.requires_grad and STATE.grad_enabled)
+
+
 class CustomCall:
     """One application of a user-defined rule: forward once, then rules on demand.
 
@@ -64,6 +69,14 @@ class CustomCall:
         prim.defjvp(*[self._jvp_rule(i) for i in range(n_inputs)])
         prim.batch = _call_batch
         self.prim = prim
+
+    def full(self, tensors: Sequence[Any], fill: Callable[[Any], Any] | None = None) -> list:
+        """The call's arguments with the tensor inputs (at ``self.positions``) replaced by
+        ``tensors``, and every other argument by ``fill(arg)`` when given."""
+        full = [fill(a) if fill is not None else a for a in self.args]
+        for k, t in zip(self.positions, tensors):
+            full[k] = t
+        return full
 
     # -- forward -----------------------------------------------------------------------------
 
@@ -305,23 +318,14 @@ class _FunctionCall(CustomCall):
         self.args = args
         self.positions = positions  # positional index of each tensor input in args
         needs = tuple(
-            isinstance(a, Tensor)
-            and _backend.is_float(a.dtype)
-            and (a._level is not None or (a.requires_grad and STATE.grad_enabled))
-            for a in args
+            isinstance(a, Tensor) and _backend.is_float(a.dtype) and traced(a) for a in args
         )
         self.ctx = FunctionCtx(self.name, needs)
         super().__init__(len(positions))
 
-    def _call_args(self, tensors: Sequence[Any], fill: Any = None) -> list[Any]:
-        full = [fill(a) if fill is not None else a for a in self.args]
-        for k, t in zip(self.positions, tensors):
-            full[k] = t
-        return full
-
     def run_forward(self, inputs: list[Any]) -> Any:
         cls, ctx = self.cls, self.ctx
-        full = self._call_args(inputs)
+        full = self.full(inputs)
         if _uses_setup_context(cls):  # PyTorch 2 style: forward(*args), then setup_context
             out = cls.forward(*full)
             cls.setup_context(ctx, tuple(full), out)
@@ -406,7 +410,7 @@ class _FunctionCall(CustomCall):
             )
         tangents = [zeros_like(x) for x in inputs]
         tangents[i] = t
-        full = self._call_args(tangents, fill=lambda a: None)
+        full = self.full(tangents, fill=lambda a: None)
         result = self._with_resolve(inputs, outs, lambda: jvp(self.ctx, *full))
         result = list(result) if isinstance(result, (tuple, list)) else [result]
         return [r for r, d in zip(result, self.diff) if d]

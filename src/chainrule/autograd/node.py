@@ -62,6 +62,8 @@ class SavedMeta:
         )
 
     def __getattr__(self, attr: str) -> Any:  # only reached for what a stand-in lacks
+        if attr.startswith("_"):  # hasattr, copy and pickle probe private names: say no
+            raise AttributeError(attr)
         raise self.unsaved_error()
 
 

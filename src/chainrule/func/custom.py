@@ -23,18 +23,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from chainrule import _backend
-from chainrule.autograd.function import CustomCall, apply_call
-from chainrule.autograd.grad_mode import STATE
+from chainrule.autograd.function import CustomCall, apply_call, traced
 from chainrule.ops.shape import zeros_like
 from chainrule.tensor import Tensor
-
-
-def _traced(xs: Sequence[Any]) -> bool:
-    """Whether some value carries another derivative (a live level, or the tape)."""
-    return any(
-        isinstance(x, Tensor) and (x._level is not None or (x.requires_grad and STATE.grad_enabled))
-        for x in xs
-    )
 
 
 class _Call(CustomCall):
@@ -51,12 +42,6 @@ class _Call(CustomCall):
             if isinstance(a, Tensor) and k not in nondiff and _backend.is_float(a.dtype)
         ]
         super().__init__(len(self.positions))
-
-    def full(self, tensors: Sequence[Any], fill: Callable[[Any], Any] | None = None) -> list:
-        full = [fill(a) if fill is not None else a for a in self.args]
-        for k, t in zip(self.positions, tensors):
-            full[k] = t
-        return full
 
     def diff_outs(self, values: Any) -> list[Any]:
         """The entries of an output-shaped value that belong to differentiable outputs."""
@@ -86,7 +71,8 @@ class _VJPCall(_Call):
         return result[0]
 
     def residuals(self, inputs: tuple) -> Any:
-        if _traced(inputs):  # under a higher derivative: residuals must carry it too
+        # under a higher derivative, the residuals must carry it too
+        if any(isinstance(x, Tensor) and traced(x) for x in inputs):
             return self.owner.fwd(*self.full(inputs))[1]
         return self.res
 

@@ -165,8 +165,9 @@ def _unbatch(level: BatchLevel, o: Any, dim: int | None, size: int) -> Any:
     """One output leaving the level: its stacked value with the batch axis at ``dim``."""
     if not isinstance(o, Tensor):
         raise TypeError(f"vmap: the function must return Tensors, got {type(o).__name__}")
+    o = lower(o)  # a tracer of an exited inner transform (saved inside grad, say) is a value
     if o._level is level:
-        stacked = lower(o.primal) if not isinstance(o.primal, Tensor) else o.primal
+        stacked = o.primal
     else:  # the same for every example
         if dim is None:
             return o

@@ -11,7 +11,6 @@ what it measured. ``chainrule lesson NAME`` runs one; ``chainrule tour`` runs th
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.util
 from pathlib import Path

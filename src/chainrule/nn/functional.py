@@ -572,7 +572,7 @@ def binary_cross_entropy_with_logits(
     pos_weight: Any = None,
 ) -> Tensor:
     """-[p y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))] for logits x, computed stably as
-    (1 - y) x + (1 + (p - 1) y) ops.softplus(-x)  (p = ``pos_weight``, 1 by default).
+    (1 - y) x + (1 + (p - 1) y) softplus(-x)  (p = ``pos_weight``, 1 by default).
 
     d/dx = sigmoid(x) - y  (for p = 1), finite for |x| = 1000.
     """
@@ -583,7 +583,7 @@ def binary_cross_entropy_with_logits(
             f"binary_cross_entropy_with_logits: target of shape {tuple(y.shape)} must have the "
             f"input's shape {tuple(x.shape)}"
         )
-    # ops.softplus(-x) = log(1 + e^-x) = -log sigmoid(x); an infinite threshold keeps it smooth
+    # softplus(-x) = log(1 + e^-x) = -log sigmoid(x); an infinite threshold keeps it smooth
     log_weight = 1.0 if pos_weight is None else 1.0 + (pos_weight - 1.0) * y
     loss = (1.0 - y) * x + log_weight * ops.softplus(-x, threshold=math.inf)
     if weight is not None:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from chainrule import _backend
 from chainrule._backend import xp
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.ops import shape as S
@@ -502,7 +503,7 @@ def _tensor(x: Any, op: str) -> Tensor:
 def _float(x: Any, op: str) -> Tensor:
     x = _tensor(x, op)
     if x.dtype.kind != "f":
-        x = S.to(x, xp.float32 if x.dtype.kind in "biu" else x.dtype)
+        x = S.to(x, _backend.default_float if x.dtype.kind in "biu" else x.dtype)
     return x
 
 

@@ -22,7 +22,6 @@ inline: no network needed) to one file. The trace is embedded as JSON in
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -513,8 +512,3 @@ def _tensor_trace(graph: Graph, root: Any) -> dict[str, Any]:
         "steps": steps,
         "_titles": titles,
     }
-
-
-def trace_json(trace: dict[str, Any]) -> str:
-    """JSON safe to embed in a <script> element ('<' escaped, so '</script>' cannot occur)."""
-    return json.dumps(trace, ensure_ascii=False).replace("<", "\\u003c")

@@ -36,7 +36,8 @@ _BINARY = {
     ast.Sub: lambda a, b: a - b,
     ast.Mult: lambda a, b: a * b,
     ast.Div: lambda a, b: a / b,
-    ast.Pow: lambda a, b: a**b,
+    # two constants: math.pow raises (ValueError, OverflowError) where ** would go complex
+    ast.Pow: lambda a, b: a**b if isinstance(a, Value) or isinstance(b, Value) else math.pow(a, b),
 }
 
 # Names for the constructs people try, for the error message.
