@@ -27,7 +27,7 @@ if importlib.util.find_spec("httpx2") is None:  # Starlette's TestClient needs o
 
 from starlette.testclient import TestClient
 
-from chainrule.exercise.graph_export import probe
+from chainrule.exercise.graph_export import EXAMPLE, probe
 from chainrule.serve import graph as graph_module
 from chainrule.serve.app import CSP, MAX_BODY, create_app
 from chainrule.serve.pool import Busy, GraderPool
@@ -528,8 +528,8 @@ def test_sanitize_rejects_or_cleans_what_a_worker_could_forge():
         }
     )
     assert g["nodes"][0] == {"id": 0, "label": "", "op": "?", "data": None, "grad": None}
-    assert len(g["nodes"]) == graph_module.MAX_NODES and g["truncated"]
-    assert g["edges"] == [[1, 0]] and len(g["example"]) == 80
+    assert len(g["nodes"]) == graph_module.ACCEPT_NODES and g["truncated"]
+    assert g["edges"] == [[1, 0]] and g["example"] == EXAMPLE  # the forged caption is dropped
 
 
 def test_a_report_with_a_graph_gets_its_drawing():

@@ -222,6 +222,8 @@ _SCMP_CMP_EQ = 4
 # outlive the process), scheduling and priorities, mount and namespace calls, ptrace,
 # io_uring, BPF, keyrings, and setting rlimits.
 _ALLOWED_SYSCALLS = (
+    # the kernel resumes an interrupted timed wait (after SIGSTOP/SIGCONT) through this one
+    "restart_syscall",
     # files and descriptors
     "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev",
     "preadv2", "pwritev2", "lseek", "open", "openat", "openat2", "close", "close_range",

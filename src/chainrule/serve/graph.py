@@ -29,7 +29,6 @@ __all__ = ["render_svg", "render_text", "sanitize"]
 # The parent's validation lives with the exporter, in the grader: the report's "graph" has
 # passed it already. sanitize is the same function, for a dict from anywhere else.
 sanitize = validate
-MAX_NODES = ACCEPT_NODES
 
 
 def _fmt(value: float | str | None) -> str:
