@@ -15,18 +15,12 @@ from chainrule._backend import xp
 from chainrule._random import Generator, rng
 from chainrule._random import manual_seed as manual_seed  # re-exported: cr.manual_seed
 from chainrule.autograd.grad_mode import STATE
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, _size
 
 
 def _rng(generator: Generator | None = None) -> Any:
     """The NumPy stream to draw from (raises inside ``vmap(..., randomness="error")``)."""
     return rng(generator)
-
-
-def _shape(size: tuple) -> tuple[int, ...]:
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = tuple(size[0])
-    return tuple(int(s) for s in size)
 
 
 def _make(data: Any, dtype: Any, requires_grad: bool, device: Any = None) -> Tensor:
@@ -61,13 +55,13 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
 
 def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros (float32 unless ``dtype``)."""
-    data = xp.zeros(_shape(size), dtype=dtype or _backend.default_float)
+    data = xp.zeros(_size(size), dtype=dtype or _backend.default_float)
     return _make(data, None, requires_grad, device)
 
 
 def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones (float32 unless ``dtype``)."""
-    data = xp.ones(_shape(size), dtype=dtype or _backend.default_float)
+    data = xp.ones(_size(size), dtype=dtype or _backend.default_float)
     return _make(data, None, requires_grad, device)
 
 
@@ -86,7 +80,7 @@ def full(
     """A tensor filled with ``fill_value`` (its dtype follows the value, as in PyTorch)."""
     if dtype is None:
         dtype = _backend.as_array(fill_value).dtype
-    return _make(xp.full(_shape((size,)), fill_value, dtype=dtype), None, requires_grad, device)
+    return _make(xp.full(_size((size,)), fill_value, dtype=dtype), None, requires_grad, device)
 
 
 def eye(
@@ -149,7 +143,7 @@ def _draw(
     if not levels:
         return _make(sample(_rng(generator), shape).astype(dtype), None, requires_grad)
     sizes = tuple(level.size for level in levels)
-    t: Any = Tensor(sample(_rng(generator), sizes + shape).astype(dtype))
+    t: Any = _make(sample(_rng(generator), sizes + shape).astype(dtype), None, requires_grad)
     for level in levels:  # oldest first: its batch axis is the array's first
         t = level.wrap(t)
     return t
@@ -164,7 +158,7 @@ def rand(
 ) -> Tensor:
     """Uniform samples on [0, 1), from ``generator`` (else the default stream)."""
     dtype = dtype or _backend.default_float
-    return _draw(lambda g, s: g.random(s), _shape(size), dtype, requires_grad, generator, device)
+    return _draw(lambda g, s: g.random(s), _size(size), dtype, requires_grad, generator, device)
 
 
 def randn(
@@ -177,7 +171,7 @@ def randn(
     """Standard normal samples, from ``generator`` (else the default stream)."""
     dtype = dtype or _backend.default_float
     return _draw(
-        lambda g, s: g.standard_normal(s), _shape(size), dtype, requires_grad, generator, device
+        lambda g, s: g.standard_normal(s), _size(size), dtype, requires_grad, generator, device
     )
 
 
@@ -195,7 +189,7 @@ def randint(
         if high is None:
             raise TypeError("randint: expected randint(low, high, size) or randint(high, size)")
         low, high, size = 0, low, high
-    data = _rng(generator).integers(low, high, _shape((size,)), dtype=dtype or _backend.int64)
+    data = _rng(generator).integers(low, high, _size((size,)), dtype=dtype or _backend.int64)
     return _make(data, None, False, device)
 
 
